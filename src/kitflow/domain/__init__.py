@@ -1,0 +1,1 @@
+"""Kitflow's domain: entities and values (frozen msgspec Structs), errors and ports."""

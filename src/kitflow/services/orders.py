@@ -1,0 +1,120 @@
+"""Use cases of orders: placing, reading, cancelling, and the operator's fulfilment moves."""
+
+from __future__ import annotations
+
+from kitflow.domain.errors import Conflict, NotFound, RuleBroken
+from kitflow.domain.identity import Principal
+from kitflow.domain.order import MoveOrder, Order, OrderDetail, OrderFilter, OrderStatus, PlaceOrder
+from kitflow.domain.ports import Clock, Transaction, UnitOfWork
+from kitflow.domain.values import CustomerId, OrderId
+from kitflow.services.listing import ListRequest, Listing, list_page
+from kitflow.services.views import order_details
+
+
+def _check_recipient(tx: Transaction, customer_id: CustomerId, command: PlaceOrder) -> None:
+    if command.patient_id is not None:
+        try:
+            patient = tx.patients.get(customer_id, command.patient_id)
+        except NotFound:
+            raise RuleBroken(
+                "patient_does_not_exist", f"patient {command.patient_id} does not exist", field="patient_id"
+            ) from None
+        if patient.archived:
+            raise RuleBroken("patient_archived", f"patient {patient.id} is archived", field="patient_id")
+    if command.site_id is not None:
+        try:
+            site = tx.sites.get(customer_id, command.site_id)
+        except NotFound:
+            raise RuleBroken("site_does_not_exist", f"site {command.site_id} does not exist", field="site_id") from None
+        if not site.active:
+            raise RuleBroken("site_inactive", f"site {site.id} is inactive", field="site_id")
+
+
+def _check_lines(tx: Transaction, customer_id: CustomerId, command: PlaceOrder) -> None:
+    kits = tx.kits.get_many(customer_id, {line.kit_id for line in command.order_kits})
+    wanted = {line.item_id for line in command.order_items}
+    wanted |= {item_id for kit in kits.values() for item_id in kit.item_ids}
+    items = tx.items.get_many(wanted)
+    for index, line in enumerate(command.order_items):
+        field = f"order_items[{index}].item_id"
+        item = items.get(line.item_id)
+        if item is None:
+            raise RuleBroken("item_does_not_exist", f"item {line.item_id} does not exist", field=field)
+        if not item.orderable:
+            raise RuleBroken("item_not_orderable", f"item {item.id} is not orderable", field=field)
+    for index, kit_line in enumerate(command.order_kits):
+        field = f"order_kits[{index}].kit_id"
+        kit = kits.get(kit_line.kit_id)
+        if kit is None:
+            raise RuleBroken("kit_does_not_exist", f"kit {kit_line.kit_id} does not exist", field=field)
+        if kit.archived:
+            raise RuleBroken("kit_archived", f"kit {kit.id} is archived", field=field)
+        for item_id in kit.item_ids:
+            if not items[item_id].orderable:
+                raise RuleBroken(
+                    "item_not_orderable", f"item {item_id} of kit {kit.id} is not orderable", field=field
+                )
+
+
+def _check_external_ids(tx: Transaction, customer_id: CustomerId, command: PlaceOrder) -> None:
+    taken = tx.orders.ids_by_external_ids(customer_id, command.external_order_ids)
+    for index, external_id in enumerate(command.external_order_ids):
+        if external_id in taken:
+            raise Conflict(
+                "duplicate_external_order_id",
+                f"order {taken[external_id]} already has external order id {external_id!r}",
+                field=f"external_order_ids[{index}]",
+            )
+
+
+def place_order(command: PlaceOrder, *, caller: Principal, uow: UnitOfWork, clock: Clock) -> OrderDetail:
+    """Place an order for the calling customer, checking references, then uniqueness, in one write
+    transaction (API.md 5, checks 3-4). Raises Forbidden; RuleBroken with ``patient_does_not_exist``,
+    ``patient_archived``, ``site_does_not_exist``, ``site_inactive``, ``item_does_not_exist``,
+    ``item_not_orderable``, ``kit_does_not_exist``, ``kit_archived``; Conflict
+    (``duplicate_external_order_id``). On any error nothing is stored."""
+    customer_id = caller.customer()
+    now = clock.now()
+    with uow.begin(write=True) as tx:
+        _check_recipient(tx, customer_id, command)
+        _check_lines(tx, customer_id, command)
+        _check_external_ids(tx, customer_id, command)
+        stored = tx.orders.add(Order.new(command, customer_id=customer_id, now=now))
+        return order_details(tx, [stored])[0]
+
+
+def get_order(order_id: OrderId, *, caller: Principal, uow: UnitOfWork) -> OrderDetail:
+    """The caller's order. Raises Forbidden, NotFound (also for another customer's)."""
+    customer_id = caller.customer()
+    with uow.begin() as tx:
+        return order_details(tx, [tx.orders.get(customer_id, order_id)])[0]
+
+
+def list_orders(where: OrderFilter, request: ListRequest, *, caller: Principal, uow: UnitOfWork) -> Listing[OrderDetail]:
+    """A page of the caller's orders. Raises Forbidden, InvalidInput (page, size, cursor)."""
+    customer_id = caller.customer()
+    return list_page(
+        request, caller=caller, resource="order", where=where, uow=uow,
+        fetch=lambda tx, spec: tx.orders.page(customer_id, where, spec), show=order_details, key=lambda o: o.id,
+    )
+
+
+def _move(tx: Transaction, order: Order, move: MoveOrder, *, clock: Clock) -> OrderDetail:
+    moved = order.moved(move.status, now=clock.now(), tracking=move.tracking_number)
+    tx.orders.update(moved)
+    return order_details(tx, [moved])[0]
+
+
+def cancel_order(order_id: OrderId, *, caller: Principal, uow: UnitOfWork, clock: Clock) -> OrderDetail:
+    """Cancel the caller's own order. Raises Forbidden, NotFound, Conflict(invalid_transition)."""
+    customer_id = caller.customer()
+    with uow.begin(write=True) as tx:
+        return _move(tx, tx.orders.get(customer_id, order_id), MoveOrder(status=OrderStatus.CANCELLED), clock=clock)
+
+
+def move_order(order_id: OrderId, move: MoveOrder, *, caller: Principal, uow: UnitOfWork, clock: Clock) -> OrderDetail:
+    """The operator moves any order along its lifecycle, adding a tracking number when given.
+    Raises Forbidden unless the operator calls, NotFound, Conflict(invalid_transition)."""
+    caller.operator()
+    with uow.begin(write=True) as tx:
+        return _move(tx, tx.orders.get(None, order_id), move, clock=clock)

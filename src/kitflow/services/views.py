@@ -1,0 +1,101 @@
+"""Details: entities with what they reference, as they are now, fetched in batches."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+
+from kitflow.domain.catalog import Item, ItemDetail
+from kitflow.domain.kit import Kit, KitDetail, KitItemDetail
+from kitflow.domain.order import Order, OrderDetail, OrderItemDetail, OrderKitDetail
+from kitflow.domain.patient import Patient, PatientDetail
+from kitflow.domain.ports import Transaction
+from kitflow.domain.values import CustomerId
+
+
+def item_details(tx: Transaction, items: Sequence[Item]) -> list[ItemDetail]:
+    makers = tx.manufacturers.get_many({i.manufacturer_id for i in items if i.manufacturer_id is not None})
+    return [
+        ItemDetail(
+            **msgspec.structs.asdict(item),
+            manufacturer=makers.get(item.manufacturer_id) if item.manufacturer_id is not None else None,
+        )
+        for item in items
+    ]
+
+
+def _items_by_id(tx: Transaction, ids: set[int]) -> dict[int, ItemDetail]:
+    return {detail.id: detail for detail in item_details(tx, list(tx.items.get_many(ids).values()))}
+
+
+def kit_details(tx: Transaction, kits: Sequence[Kit], *, items: dict[int, ItemDetail] | None = None) -> list[KitDetail]:
+    if items is None:
+        items = _items_by_id(tx, {line.item_id for kit in kits for line in kit.kit_items})
+    return [
+        KitDetail(
+            id=kit.id,
+            name=kit.name,
+            archived=kit.archived,
+            kit_items=tuple(KitItemDetail(item=items[line.item_id], count=line.count) for line in kit.kit_items),
+            created_at=kit.created_at,
+            updated_at=kit.updated_at,
+        )
+        for kit in kits
+    ]
+
+
+def patient_details(tx: Transaction, patients: Sequence[Patient]) -> list[PatientDetail]:
+    by_customer: dict[CustomerId, set[int]] = {}
+    for patient in patients:
+        if patient.site_id is not None:
+            by_customer.setdefault(patient.customer_id, set()).add(patient.site_id)
+    sites = {
+        site_id: site
+        for customer_id, ids in by_customer.items()
+        for site_id, site in tx.sites.get_many(customer_id, ids).items()
+    }
+    return [
+        PatientDetail(
+            **msgspec.structs.asdict(patient),
+            site=sites.get(patient.site_id) if patient.site_id is not None else None,
+        )
+        for patient in patients
+    ]
+
+
+def order_details(tx: Transaction, orders: Sequence[Order]) -> list[OrderDetail]:
+    """Details of ``orders`` (all of one customer) with a constant number of store reads."""
+    if not orders:
+        return []
+    customer_id = orders[0].customer_id
+    patients = {
+        p.id: p
+        for p in patient_details(
+            tx, list(tx.patients.get_many(customer_id, {o.patient_id for o in orders if o.patient_id}).values())
+        )
+    }
+    sites = tx.sites.get_many(customer_id, {o.site_id for o in orders if o.site_id})
+    kits = tx.kits.get_many(customer_id, {line.kit_id for o in orders for line in o.order_kits})
+    item_ids = {line.item_id for o in orders for line in o.order_items}
+    item_ids |= {line.item_id for kit in kits.values() for line in kit.kit_items}
+    items = _items_by_id(tx, item_ids)
+    kit_views = {k.id: k for k in kit_details(tx, list(kits.values()), items=items)}
+    return [
+        OrderDetail(
+            id=order.id,
+            external_order_ids=order.external_order_ids,
+            patient=patients.get(order.patient_id) if order.patient_id else None,
+            site=sites.get(order.site_id) if order.site_id else None,
+            current_status=order.current_status,
+            order_items=tuple(OrderItemDetail(item=items[l.item_id], count=l.count) for l in order.order_items),
+            order_kits=tuple(OrderKitDetail(kit=kit_views[l.kit_id], count=l.count) for l in order.order_kits),
+            order_events=order.order_events,
+            order_notes=order.order_notes,
+            tracking_numbers=order.tracking_numbers,
+            shipping_option=order.shipping_option,
+            created_at=order.created_at,
+            updated_at=order.updated_at,
+        )
+        for order in orders
+    ]
