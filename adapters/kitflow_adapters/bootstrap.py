@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from kitflow.domain.identity import digest
 from kitflow.domain.ports import UnitOfWork
+
+if TYPE_CHECKING:
+    from litestar import Litestar
 
 
 class BadDatabaseUrl(ValueError):
@@ -32,3 +38,21 @@ def open_store(url: str) -> UnitOfWork:
 
         return PostgresStore(url)
     raise BadDatabaseUrl(f"unknown database URL {url!r}: use sqlite:///file.db, memory:// or postgresql://...")
+
+
+DEFAULT_DATABASE_URL = "sqlite:///kitflow.db"
+
+
+def database_url(url: str | None = None) -> str:
+    """The database URL in force: ``url``, else ``KITFLOW_DATABASE_URL``, else ``sqlite:///kitflow.db``."""
+    return url or os.environ.get("KITFLOW_DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def create_app(database: str | None = None, *, operator_key: str | None = None) -> Litestar:
+    """The HTTP app on the store ``database`` names (see ``database_url``), with the operator key
+    ``operator_key`` or ``KITFLOW_OPERATOR_KEY`` (when neither is set, stored operator keys count).
+    A factory for ASGI servers: each worker process calls it and opens its own store."""
+    from kitflow_adapters.http.app import build_app
+
+    key = operator_key or os.environ.get("KITFLOW_OPERATOR_KEY") or None
+    return build_app(open_store(database_url(database)), operator_digest=digest(key) if key else None)
