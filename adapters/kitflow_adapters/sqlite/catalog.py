@@ -1,0 +1,156 @@
+"""The item catalog (manufacturers and items, service-wide) and each customer's kits."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Collection
+from typing import Any, Final
+
+from kitflow.domain.catalog import Item, ItemFilter, Manufacturer
+from kitflow.domain.errors import Conflict
+from kitflow.domain.kit import Kit, KitFilter, KitItem
+from kitflow.domain.paging import Page, PageSpec
+from kitflow_adapters.sqlite.codec import JsonColumn, from_ms, to_json, to_ms
+from kitflow_adapters.sqlite.paging import Where, page
+from kitflow_adapters.sqlite.repository import Owned, Repository, found, json_array, violates, with_id
+
+_KIT_LINES: Final = JsonColumn(tuple[KitItem, ...])
+
+
+class SqliteManufacturers(Repository):
+    __slots__ = ()
+
+    def add(self, name: str) -> Manufacturer:
+        try:
+            cur = self._writing().execute("INSERT INTO manufacturers (name) VALUES (?)", (name,))
+        except sqlite3.IntegrityError as error:
+            if violates(error, "manufacturers.name"):
+                raise Conflict("duplicate_manufacturer", "a manufacturer of this name exists") from None
+            raise
+        return Manufacturer(id=cur.lastrowid, name=name)  # type: ignore[arg-type]
+
+    def by_name(self, name: str) -> Manufacturer | None:
+        row = self._conn.execute("SELECT id, name FROM manufacturers WHERE name = ?", (name,)).fetchone()
+        return None if row is None else Manufacturer(id=row[0], name=row[1])
+
+    def get_many(self, ids: Collection[int]) -> dict[int, Manufacturer]:
+        if not ids:
+            return {}
+        rows = self._conn.execute(
+            "SELECT id, name FROM manufacturers WHERE id IN (SELECT value FROM json_each(?))", (json_array(ids),)
+        )
+        return {row[0]: Manufacturer(id=row[0], name=row[1]) for row in rows}
+
+
+_ITEM_COLUMNS: Final = "id, name, sku, model, manufacturer_id, orderable"
+
+
+def _item(row: Any) -> Item:
+    return Item(id=row[0], name=row[1], sku=row[2], model=row[3], manufacturer_id=row[4], orderable=bool(row[5]))
+
+
+class SqliteItems(Repository):
+    __slots__ = ()
+
+    def _claiming_sku(self, sql: str, params: tuple[Any, ...], item: Item) -> sqlite3.Cursor:
+        """Run the write ``sql``; a taken sku raises Conflict(duplicate_sku) naming its item."""
+        try:
+            return self._writing().execute(sql, params)
+        except sqlite3.IntegrityError as error:
+            if violates(error, "items.sku"):
+                holder = self.id_by_sku(item.sku)
+                raise Conflict("duplicate_sku", f"item {holder} already has this sku", field="sku") from None
+            raise
+
+    def add(self, item: Item) -> Item:
+        cur = self._claiming_sku(
+            "INSERT INTO items (name, sku, model, manufacturer_id, orderable) VALUES (?, ?, ?, ?, ?)",
+            (item.name, item.sku, item.model, item.manufacturer_id, int(item.orderable)),
+            item,
+        )
+        return with_id(item, cur.lastrowid)
+
+    def update(self, item: Item) -> None:
+        cur = self._claiming_sku(
+            "UPDATE items SET name = ?, sku = ?, model = ?, manufacturer_id = ?, orderable = ? WHERE id = ?",
+            (item.name, item.sku, item.model, item.manufacturer_id, int(item.orderable), item.id),
+            item,
+        )
+        if cur.rowcount == 0:
+            found(None, "item")
+
+    def get(self, item_id: int) -> Item:
+        row = self._conn.execute(f"SELECT {_ITEM_COLUMNS} FROM items WHERE id = ?", (item_id,)).fetchone()
+        return _item(found(row, "item"))
+
+    def get_many(self, ids: Collection[int]) -> dict[int, Item]:
+        if not ids:
+            return {}
+        rows = self._conn.execute(
+            f"SELECT {_ITEM_COLUMNS} FROM items WHERE id IN (SELECT value FROM json_each(?))", (json_array(ids),)
+        )
+        return {row[0]: _item(row) for row in rows}
+
+    def id_by_sku(self, sku: str) -> int | None:
+        row = self._conn.execute("SELECT id FROM items WHERE sku = ?", (sku,)).fetchone()
+        return None if row is None else row[0]
+
+    def page(self, where: ItemFilter, spec: PageSpec) -> Page[Item]:
+        clause = Where()
+        if where.orderable is not None:
+            clause.add("orderable = ?", int(where.orderable))
+        return page(self._conn, table="items", columns=_ITEM_COLUMNS, where=clause, spec=spec, decode=_item)
+
+
+def _kit(row: Any) -> Kit:
+    return Kit(
+        id=row[0],
+        customer_id=row[1],
+        name=row[2],
+        archived=bool(row[3]),
+        kit_items=_KIT_LINES.decode(row[4]),
+        created_at=from_ms(row[5]),
+        updated_at=from_ms(row[6]),
+    )
+
+
+class SqliteKits(Owned):
+    __slots__ = ()
+    table, what = "kits", "kit"
+    columns = "id, customer_id, name, archived, lines, created_at, updated_at"
+    decode = staticmethod(_kit)
+
+    def add(self, kit: Kit) -> Kit:
+        conn = self._writing()
+        cur = conn.execute(
+            "INSERT INTO kits (customer_id, name, archived, lines, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                kit.customer_id,
+                kit.name,
+                int(kit.archived),
+                to_json(kit.kit_items),
+                to_ms(kit.created_at),
+                to_ms(kit.updated_at),
+            ),
+        )
+        kit_id = cur.lastrowid
+        conn.executemany(
+            "INSERT INTO kit_items (kit_id, item_id) VALUES (?, ?)", [(kit_id, line.item_id) for line in kit.kit_items]
+        )
+        return with_id(kit, kit_id)
+
+    def update(self, kit: Kit) -> None:
+        cur = self._writing().execute(
+            "UPDATE kits SET name = ?, archived = ?, updated_at = ? WHERE id = ? AND customer_id = ?",
+            (kit.name, int(kit.archived), to_ms(kit.updated_at), kit.id, kit.customer_id),
+        )
+        if cur.rowcount == 0:
+            found(None, self.what)
+
+    def page(self, customer_id: int, where: KitFilter, spec: PageSpec) -> Page[Kit]:
+        clause = Where().add("customer_id = ?", customer_id)
+        if where.item_id is not None:
+            clause.add("id IN (SELECT kit_id FROM kit_items WHERE item_id = ?)", where.item_id)
+        if where.archived is not None:
+            clause.add("archived = ?", int(where.archived))
+        return self._page(clause, spec)

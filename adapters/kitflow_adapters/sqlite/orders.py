@@ -1,0 +1,163 @@
+"""Orders: a row each (lines, events, notes and tracking numbers as JSON columns), and the
+customer's external order ids in their own table, unique per customer."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Collection
+from typing import Any, Final
+
+from kitflow.domain.errors import Conflict
+from kitflow.domain.order import (
+    Order,
+    OrderEvent,
+    OrderFilter,
+    OrderItem,
+    OrderKit,
+    OrderNote,
+    OrderStatus,
+    ShippingOption,
+    TrackingNumber,
+)
+from kitflow.domain.paging import Page, PageSpec
+from kitflow_adapters.sqlite.codec import JsonColumn, ceil_ms, from_ms, to_json, to_ms
+from kitflow_adapters.sqlite.paging import Where
+from kitflow_adapters.sqlite.repository import Owned, found, json_array, violates, with_id
+
+_ITEMS: Final = JsonColumn(tuple[OrderItem, ...])
+_KITS: Final = JsonColumn(tuple[OrderKit, ...])
+_EXTERNAL_IDS: Final = JsonColumn(tuple[str, ...])
+_EVENTS: Final = JsonColumn(tuple[OrderEvent, ...])
+_NOTES: Final = JsonColumn(tuple[OrderNote, ...])
+_TRACKING: Final = JsonColumn(tuple[TrackingNumber, ...])
+
+_COLUMNS: Final = (
+    "id, customer_id, patient_id, site_id, status, shipping_option, items, kits, external_ids, events, notes,"
+    " tracking, created_at, updated_at"
+)
+
+
+def _order(row: Any) -> Order:
+    return Order(
+        id=row[0],
+        customer_id=row[1],
+        patient_id=row[2],
+        site_id=row[3],
+        current_status=OrderStatus(row[4]),
+        shipping_option=ShippingOption(row[5]),
+        order_items=_ITEMS.decode(row[6]),
+        order_kits=_KITS.decode(row[7]),
+        external_order_ids=_EXTERNAL_IDS.decode(row[8]),
+        order_events=_EVENTS.decode(row[9]),
+        order_notes=_NOTES.decode(row[10]),
+        tracking_numbers=_TRACKING.decode(row[11]),
+        created_at=from_ms(row[12]),
+        updated_at=from_ms(row[13]),
+    )
+
+
+class SqliteOrders(Owned):
+    __slots__ = ()
+    table, what = "orders", "order"
+    columns = _COLUMNS
+    decode = staticmethod(_order)
+
+    def add(self, order: Order) -> Order:
+        conn = self._writing()
+        cur = conn.execute(
+            f"INSERT INTO orders ({_COLUMNS.removeprefix('id, ')}) VALUES (?{', ?' * 12})",
+            (
+                order.customer_id,
+                order.patient_id,
+                order.site_id,
+                order.current_status.value,
+                order.shipping_option.value,
+                to_json(order.order_items),
+                to_json(order.order_kits),
+                to_json(order.external_order_ids),
+                to_json(order.order_events),
+                to_json(order.order_notes),
+                to_json(order.tracking_numbers),
+                to_ms(order.created_at),
+                to_ms(order.updated_at),
+            ),
+        )
+        order_id = cur.lastrowid
+        assert order_id is not None
+        for index, external_id in enumerate(order.external_order_ids):
+            try:
+                conn.execute(
+                    "INSERT INTO order_external_ids (customer_id, external_id, order_id) VALUES (?, ?, ?)",
+                    (order.customer_id, external_id, order_id),
+                )
+            except sqlite3.IntegrityError as error:
+                if not violates(error, "order_external_ids.customer_id, order_external_ids.external_id"):
+                    raise
+                self._unclaim(order, order_id, order.external_order_ids[:index])
+                holder = self.ids_by_external_ids(order.customer_id, (external_id,))[external_id]
+                raise Conflict(
+                    "duplicate_external_order_id",
+                    f"order {holder} already has external order id {external_id!r}",
+                ) from None
+        return with_id(order, order_id)
+
+    def _unclaim(self, order: Order, order_id: int, external_ids: Collection[str]) -> None:
+        """Take back the half-made order ``order_id`` and the external ids it claimed."""
+        self._conn.executemany(
+            "DELETE FROM order_external_ids WHERE customer_id = ? AND external_id = ?",
+            [(order.customer_id, external_id) for external_id in external_ids],
+        )
+        self._conn.execute("DELETE FROM orders WHERE id = ?", (order_id,))
+
+    def update(self, order: Order) -> None:
+        cur = self._writing().execute(
+            "UPDATE orders SET status = ?, events = ?, tracking = ?, updated_at = ? WHERE id = ? AND customer_id = ?",
+            (
+                order.current_status.value,
+                to_json(order.order_events),
+                to_json(order.tracking_numbers),
+                to_ms(order.updated_at),
+                order.id,
+                order.customer_id,
+            ),
+        )
+        if cur.rowcount == 0:
+            found(None, self.what)
+
+    def get(self, customer_id: int | None, order_id: int) -> Order:
+        if customer_id is not None:
+            return super().get(customer_id, order_id)
+        row = self._conn.execute(f"SELECT {_COLUMNS} FROM orders WHERE id = ?", (order_id,)).fetchone()
+        return _order(found(row, self.what))
+
+    def ids_by_external_ids(self, customer_id: int, external_ids: Collection[str]) -> dict[str, int]:
+        if not external_ids:
+            return {}
+        rows = self._conn.execute(
+            "SELECT external_id, order_id FROM order_external_ids"
+            " WHERE customer_id = ? AND external_id IN (SELECT value FROM json_each(?))",
+            (customer_id, json_array(external_ids)),
+        )
+        return dict(rows.fetchall())
+
+    def page(self, customer_id: int, where: OrderFilter, spec: PageSpec) -> Page[Order]:
+        clause = Where().add("customer_id = ?", customer_id)
+        if where.status is not None:
+            clause.add("status = ?", OrderStatus(where.status).value)
+        if where.patient_id is not None:
+            clause.add("patient_id = ?", where.patient_id)
+        if where.site_id is not None:
+            clause.add("site_id = ?", where.site_id)
+        if where.external_order_id is not None:
+            clause.add(
+                "id IN (SELECT order_id FROM order_external_ids WHERE customer_id = ? AND external_id = ?)",
+                customer_id,
+                where.external_order_id,
+            )
+        if where.created_from is not None:
+            clause.add("created_at >= ?", ceil_ms(where.created_from))
+        if where.created_to is not None:
+            clause.add("created_at < ?", ceil_ms(where.created_to))
+        if where.ids:
+            clause.add("id IN (SELECT value FROM json_each(?))", json_array(where.ids))
+        return self._page(clause, spec)

@@ -1,0 +1,97 @@
+"""What every repository of the SQLite store shares: its connection, its transaction, and the
+translation of SQLite's constraint errors into the domain's."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Collection
+from typing import Any, ClassVar, Protocol, TypeVar
+
+import msgspec
+
+from kitflow.domain.errors import NotFound
+from kitflow.domain.paging import Page, PageSpec
+from kitflow_adapters.sqlite.codec import to_json
+from kitflow_adapters.sqlite.paging import Where, page
+
+S = TypeVar("S", bound=msgspec.Struct)
+
+
+class Writable(Protocol):
+    write: bool
+
+
+class Repository:
+    """A repository bound to one connection and the transaction open on it."""
+
+    __slots__ = ("_conn", "_tx")
+
+    def __init__(self, conn: sqlite3.Connection, tx: Writable) -> None:
+        self._conn = conn
+        self._tx = tx
+
+    def _writing(self) -> sqlite3.Connection:
+        """The connection, for a write. Raises RuntimeError inside a read-only transaction."""
+        if not self._tx.write:
+            raise RuntimeError("a write in a read-only transaction")
+        return self._conn
+
+
+def json_array(values: Collection[Any]) -> str:
+    """``values`` as the JSON array that ``json_each(?)`` reads: one statement for any number of them."""
+    return to_json(values if isinstance(values, (list, tuple, set, frozenset)) else list(values))
+
+
+def found(row: Any, what: str) -> Any:
+    """``row``, or NotFound when it is None."""
+    if row is None:
+        raise NotFound(detail=f"no such {what}")
+    return row
+
+
+def violates(error: sqlite3.IntegrityError, constraint: str) -> bool:
+    """Whether ``error`` is the UNIQUE (or PRIMARY KEY) violation of ``constraint``, which SQLite
+    names by its columns (``items.sku``)."""
+    return str(error).endswith(constraint) and "UNIQUE constraint failed" in str(error)
+
+
+def with_id(row: S, row_id: int | None) -> S:
+    """``row`` with the id the database gave it."""
+    return msgspec.structs.replace(row, id=row_id)
+
+
+class Owned(Repository):
+    """Rows of one customer each, in a table with ``id`` and ``customer_id``."""
+
+    __slots__ = ()
+    table: ClassVar[str]
+    columns: ClassVar[str]
+    what: ClassVar[str]
+
+    _get: ClassVar[str]
+    _get_many: ClassVar[str]
+
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        cls._get = f"SELECT {cls.columns} FROM {cls.table} WHERE id = ? AND customer_id = ?"
+        cls._get_many = (
+            f"SELECT {cls.columns} FROM {cls.table} WHERE id IN (SELECT value FROM json_each(?)) AND customer_id = ?"
+        )
+
+    @staticmethod
+    def decode(row: Any) -> Any:
+        """The entity a row of ``columns`` holds (``id`` first)."""
+        raise NotImplementedError
+
+    def get(self, customer_id: int, row_id: int) -> Any:
+        """The customer's row. Raises NotFound, also for another customer's."""
+        return self.decode(found(self._conn.execute(self._get, (row_id, customer_id)).fetchone(), self.what))
+
+    def get_many(self, customer_id: int, ids: Collection[int]) -> dict[int, Any]:
+        """Those of ``ids`` that are the customer's rows, by id."""
+        if not ids:
+            return {}
+        return {row[0]: self.decode(row) for row in self._conn.execute(self._get_many, (json_array(ids), customer_id))}
+
+    def _page(self, where: Where, spec: PageSpec) -> Page[Any]:
+        return page(self._conn, table=self.table, columns=self.columns, where=where, spec=spec, decode=self.decode)

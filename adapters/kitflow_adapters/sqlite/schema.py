@@ -1,0 +1,236 @@
+"""The schema, as migrations applied in order and recorded in the database (sqlite-utils Migrations).
+
+A migration is never edited once released: a change to the schema is a new migration at the end.
+Times are integer milliseconds since 1970 (UTC); structures that are only ever read whole (addresses,
+order lines, events, notes) are JSON text written and read by msgspec. Tables are STRICT.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Final
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+CASEFOLD: Final = "kitflow_casefold"
+"""A SQL function (Python's ``str.casefold``) that the name-search migration registers."""
+
+MIGRATIONS: Final = Migrations("kitflow")
+KNOWN: Final[list[str]] = []
+"""The names of every migration this code holds, in order."""
+
+
+def _migration(name: str) -> Callable[[Callable[[Database], None]], Callable[[Database], None]]:
+    KNOWN.append(name)
+    return MIGRATIONS(name=name)
+
+
+def _run(db: Database, script: str) -> None:
+    """Each statement of ``script`` inside the open transaction (``executescript`` would commit it)."""
+    statement = ""
+    for part in script.split(";"):
+        statement += part + ";"
+        if sqlite3.complete_statement(statement):
+            db.execute(statement)
+            statement = ""
+    if statement.strip(" \n;"):
+        db.execute(statement)
+
+
+@_migration("0001_tables")
+def _tables(db: Database) -> None:
+    _run(
+        db,
+        """
+        CREATE TABLE customers (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        ) STRICT;
+        CREATE TABLE api_keys (
+            prefix TEXT PRIMARY KEY,
+            digest TEXT NOT NULL,
+            role TEXT NOT NULL,
+            customer_id INTEGER REFERENCES customers (id),
+            created_at INTEGER NOT NULL,
+            revoked_at INTEGER
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX api_keys_operator ON api_keys (role) WHERE role = 'operator';
+        CREATE TABLE settings (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        ) STRICT, WITHOUT ROWID;
+
+        CREATE TABLE sites (
+            id INTEGER PRIMARY KEY,
+            customer_id INTEGER NOT NULL REFERENCES customers (id),
+            name TEXT NOT NULL,
+            active INTEGER NOT NULL,
+            phone_number TEXT,
+            address TEXT,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        ) STRICT;
+        CREATE UNIQUE INDEX sites_customer ON sites (customer_id, id);
+        CREATE INDEX sites_active ON sites (customer_id, active);
+
+        CREATE TABLE patients (
+            id INTEGER PRIMARY KEY,
+            customer_id INTEGER NOT NULL REFERENCES customers (id),
+            external_identifier TEXT,
+            first_name TEXT NOT NULL,
+            last_name TEXT NOT NULL,
+            address TEXT NOT NULL,
+            date_of_birth TEXT,
+            email TEXT,
+            email_key TEXT,
+            phone_number TEXT,
+            sex TEXT NOT NULL,
+            site_id INTEGER,
+            enrolled INTEGER NOT NULL,
+            archived INTEGER NOT NULL,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            FOREIGN KEY (customer_id, site_id) REFERENCES sites (customer_id, id)
+        ) STRICT;
+        CREATE UNIQUE INDEX patients_customer ON patients (customer_id, id);
+        CREATE UNIQUE INDEX patients_external ON patients (customer_id, external_identifier)
+            WHERE external_identifier IS NOT NULL;
+        CREATE INDEX patients_email ON patients (customer_id, email_key) WHERE email_key IS NOT NULL;
+        CREATE INDEX patients_site ON patients (customer_id, site_id);
+        CREATE INDEX patients_archived ON patients (customer_id, archived);
+        CREATE INDEX patients_enrolled ON patients (customer_id, enrolled);
+
+        CREATE TABLE manufacturers (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE
+        ) STRICT;
+        CREATE TABLE items (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            sku TEXT NOT NULL UNIQUE,
+            model TEXT,
+            manufacturer_id INTEGER REFERENCES manufacturers (id),
+            orderable INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX items_orderable ON items (orderable);
+
+        CREATE TABLE kits (
+            id INTEGER PRIMARY KEY,
+            customer_id INTEGER NOT NULL REFERENCES customers (id),
+            name TEXT NOT NULL,
+            archived INTEGER NOT NULL,
+            lines TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        ) STRICT;
+        CREATE UNIQUE INDEX kits_customer ON kits (customer_id, id);
+        CREATE INDEX kits_archived ON kits (customer_id, archived);
+        CREATE TABLE kit_items (
+            kit_id INTEGER NOT NULL REFERENCES kits (id),
+            item_id INTEGER NOT NULL REFERENCES items (id),
+            PRIMARY KEY (kit_id, item_id)
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX kit_items_item ON kit_items (item_id, kit_id);
+
+        CREATE TABLE orders (
+            id INTEGER PRIMARY KEY,
+            customer_id INTEGER NOT NULL REFERENCES customers (id),
+            patient_id INTEGER,
+            site_id INTEGER,
+            status TEXT NOT NULL,
+            shipping_option TEXT NOT NULL,
+            items TEXT NOT NULL,
+            kits TEXT NOT NULL,
+            external_ids TEXT NOT NULL,
+            events TEXT NOT NULL,
+            notes TEXT NOT NULL,
+            tracking TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            FOREIGN KEY (customer_id, patient_id) REFERENCES patients (customer_id, id),
+            FOREIGN KEY (customer_id, site_id) REFERENCES sites (customer_id, id)
+        ) STRICT;
+        CREATE INDEX orders_customer ON orders (customer_id);
+        CREATE INDEX orders_status ON orders (customer_id, status);
+        CREATE INDEX orders_patient ON orders (customer_id, patient_id);
+        CREATE INDEX orders_site ON orders (customer_id, site_id);
+        CREATE INDEX orders_created ON orders (customer_id, created_at);
+        CREATE TABLE order_external_ids (
+            customer_id INTEGER NOT NULL,
+            external_id TEXT NOT NULL,
+            order_id INTEGER NOT NULL REFERENCES orders (id),
+            PRIMARY KEY (customer_id, external_id)
+        ) STRICT, WITHOUT ROWID;
+
+        CREATE TABLE idempotency_records (
+            scope TEXT NOT NULL,
+            key TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            token TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            status INTEGER,
+            content_type TEXT,
+            body BLOB,
+            PRIMARY KEY (scope, key)
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX idempotency_created ON idempotency_records (created_at);
+        """,
+    )
+
+
+def _name_search(*, table: str, index: str, key: str) -> str:
+    """DDL for a case-folded ``name_key`` column on ``table``, filled from ``key`` (a SQL
+    expression), and an FTS5 trigram index ``index`` over it that triggers keep current."""
+    return f"""
+        ALTER TABLE {table} ADD COLUMN name_key TEXT NOT NULL DEFAULT '';
+        UPDATE {table} SET name_key = {CASEFOLD}({key});
+        CREATE VIRTUAL TABLE {index} USING fts5 (
+            name_key, content = '{table}', content_rowid = 'id', tokenize = 'trigram case_sensitive 1'
+        );
+        INSERT INTO {index} ({index}) VALUES ('rebuild');
+        CREATE TRIGGER {index}_insert AFTER INSERT ON {table} BEGIN
+            INSERT INTO {index} (rowid, name_key) VALUES (new.id, new.name_key);
+        END;
+        CREATE TRIGGER {index}_update AFTER UPDATE OF name_key ON {table}
+            WHEN old.name_key IS NOT new.name_key BEGIN
+            INSERT INTO {index} ({index}, rowid, name_key) VALUES ('delete', old.id, old.name_key);
+            INSERT INTO {index} (rowid, name_key) VALUES (new.id, new.name_key);
+        END;
+        CREATE TRIGGER {index}_delete AFTER DELETE ON {table} BEGIN
+            INSERT INTO {index} ({index}, rowid, name_key) VALUES ('delete', old.id, old.name_key);
+        END
+    """
+
+
+@_migration("0002_name_search")
+def _names(db: Database) -> None:
+    """The ``name`` filters of patients and sites: case-folded keys under FTS5 trigram indexes."""
+    _run(db, _name_search(table="patients", index="patient_names", key="first_name || ' ' || last_name"))
+    _run(db, _name_search(table="sites", index="site_names", key="name"))
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was migrated by a newer Kitflow than this one."""
+
+
+def migrate(conn: sqlite3.Connection, *, stop_before: str | None = None) -> list[str]:
+    """Apply every pending migration (up to ``stop_before``) on ``conn``, inside the caller's open
+    write transaction; returns the names applied. Raises SchemaTooNew when the database holds
+    migrations this code does not know."""
+    conn.create_function(CASEFOLD, 1, str.casefold, deterministic=True)
+    db = Database(conn, recursive_triggers=False, execute_plugins=False)
+    unknown = [m.name for m in MIGRATIONS.applied(db) if m.name not in KNOWN]
+    if unknown:
+        raise SchemaTooNew(f"the database has migrations this Kitflow does not know: {', '.join(unknown)}")
+    pending = [m.name for m in MIGRATIONS.pending(db)]
+    MIGRATIONS.apply(db, stop_before=stop_before)
+    return pending[: pending.index(stop_before)] if stop_before in pending else pending
+
+
+def version(conn: sqlite3.Connection) -> list[str]:
+    """The names of the migrations applied to the database, oldest first."""
+    db = Database(conn, recursive_triggers=False, execute_plugins=False)
+    return [m.name for m in MIGRATIONS.applied(db)]

@@ -1,0 +1,216 @@
+"""The SQLite store: a unit of work over one database file, one connection per thread.
+
+A write transaction is ``BEGIN IMMEDIATE``: it takes the database's write lock before its first
+read, so the checks and writes of a use case are atomic against every other writer, in this process
+or another. Threads of one process queue for the lock on a Python lock (no polling); processes wait
+for each other through SQLite's busy handler and a retry loop, so ``database is locked`` never
+reaches a caller. A read transaction is a deferred ``BEGIN``: one consistent snapshot (WAL), never
+blocked by writers. A ``begin`` inside an open transaction of the same thread joins it.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import weakref
+from contextlib import suppress
+from types import TracebackType
+from typing import Final
+
+from kitflow_adapters.sqlite.catalog import SqliteItems, SqliteKits, SqliteManufacturers
+from kitflow_adapters.sqlite.connection import LOCK_TIMEOUT, SYNCHRONOUS, StoreBusy, connect, is_busy, retrying, use_wal
+from kitflow_adapters.sqlite.identity import SqliteApiKeys, SqliteCustomers
+from kitflow_adapters.sqlite.orders import SqliteOrders
+from kitflow_adapters.sqlite.people import SqlitePatients, SqliteSites
+from kitflow_adapters.sqlite.records import SqliteIdempotencyRecords, SqliteSettings
+from kitflow_adapters.sqlite.schema import migrate
+
+
+class SqliteTransaction:
+    """Every repository over one thread's connection. One transaction is open on it at a time;
+    ``write`` tells whether it is a write transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.write = False
+        self.customers = SqliteCustomers(conn, self)
+        self.keys = SqliteApiKeys(conn, self)
+        self.patients = SqlitePatients(conn, self)
+        self.sites = SqliteSites(conn, self)
+        self.manufacturers = SqliteManufacturers(conn, self)
+        self.items = SqliteItems(conn, self)
+        self.kits = SqliteKits(conn, self)
+        self.orders = SqliteOrders(conn, self)
+        self.idempotency = SqliteIdempotencyRecords(conn, self)
+        self.settings = SqliteSettings(conn, self)
+
+
+class _Link:
+    """One thread's connection, its repositories, and whether a transaction is open on it."""
+
+    __slots__ = ("conn", "tx", "open", "generation", "__weakref__")
+
+    def __init__(self, conn: sqlite3.Connection, generation: int) -> None:
+        self.conn = conn
+        self.tx = SqliteTransaction(conn)
+        self.open = False
+        self.generation = generation
+
+
+class _Scope:
+    """The context manager ``begin`` returns: opens (or joins) the thread's transaction, and
+    commits it when the block ends normally or rolls it back when the block raises."""
+
+    __slots__ = ("_store", "_write", "_link")
+
+    def __init__(self, store: SqliteStore, write: bool) -> None:
+        self._store = store
+        self._write = write
+        self._link: _Link | None = None
+
+    def __enter__(self) -> SqliteTransaction:
+        link = self._store._thread_link()
+        if link.open:
+            if self._write and not link.tx.write:
+                raise RuntimeError("a write transaction inside a read-only one")
+            return link.tx
+        if self._write:
+            self._store._begin_write(link.conn)
+        else:
+            link.conn.execute("BEGIN")
+        link.tx.write = self._write
+        link.open = True
+        self._link = link
+        return link.tx
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        link = self._link
+        if link is None:
+            return
+        self._link = None
+        link.open = False
+        conn = link.conn
+        try:
+            if kind is None:
+                try:
+                    conn.execute("COMMIT")
+                except BaseException:
+                    _rollback(conn)
+                    raise
+            else:
+                _rollback(conn)
+        finally:
+            if self._write:
+                self._store._writer.release()
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    # A failed ROLLBACK (the connection is gone) must not hide the error that caused it.
+    if conn.in_transaction:
+        with suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+
+
+_STORES: Final[weakref.WeakSet[SqliteStore]] = weakref.WeakSet()
+_INHERITED: Final[list[sqlite3.Connection]] = []
+"""Connections a forked child inherited: kept, never used or closed (SQLite forbids both)."""
+
+
+def _after_fork_in_child() -> None:
+    for store in list(_STORES):
+        store._forget_connections()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class SqliteStore:
+    """A unit of work over the SQLite database file at ``path``, created or migrated on opening
+    (safe when several threads or processes open it at once).
+
+    ``synchronous`` is SQLite's setting (ADR 0002: ``NORMAL``, every committed write survives the
+    death of the process; ``FULL`` also survives power loss, at an fsync per commit).
+    ``lock_timeout`` is how long a writer waits for the write lock before raising StoreBusy.
+    Raises SchemaTooNew when a newer Kitflow migrated the database, RuntimeError when the file
+    cannot hold a WAL database, sqlite3.Error when it is not a database.
+    """
+
+    def __init__(self, path: str, *, synchronous: str = "NORMAL", lock_timeout: float = LOCK_TIMEOUT) -> None:
+        if synchronous.upper() not in SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}")
+        self.path = path
+        self._synchronous = synchronous.upper()
+        self._lock_timeout = lock_timeout
+        self._local = threading.local()
+        self._links: list[tuple[weakref.ref[threading.Thread], _Link]] = []
+        self._links_lock = threading.Lock()
+        self._writer = threading.Lock()
+        self._generation = 0
+        _STORES.add(self)
+        conn = self._thread_link().conn
+        use_wal(conn, timeout=lock_timeout)
+        self._begin_write(conn)
+        try:
+            migrate(conn)
+        except BaseException:
+            _rollback(conn)
+            self._writer.release()
+            raise
+        conn.execute("COMMIT")
+        self._writer.release()
+
+    def begin(self, *, write: bool = False) -> _Scope:
+        """A transaction over every repository (see ``UnitOfWork``). Raises RuntimeError for a
+        write inside a read-only transaction, StoreBusy when the write lock stays taken."""
+        return _Scope(self, write)
+
+    def close(self) -> None:
+        """Close every thread's connection; a later ``begin`` opens new ones."""
+        with self._links_lock:
+            links, self._links = self._links, []
+            self._generation += 1
+        for _, link in links:
+            link.conn.close()
+
+    def _thread_link(self) -> _Link:
+        link: _Link | None = getattr(self._local, "link", None)
+        if link is not None and link.generation == self._generation:
+            return link
+        with self._links_lock:
+            alive = []
+            for thread, other in self._links:
+                if thread() is None or not thread().is_alive():  # type: ignore[union-attr]
+                    other.conn.close()
+                else:
+                    alive.append((thread, other))
+            link = _Link(connect(self.path, synchronous=self._synchronous), self._generation)
+            alive.append((weakref.ref(threading.current_thread()), link))
+            self._links = alive
+        self._local.link = link
+        return link
+
+    def _begin_write(self, conn: sqlite3.Connection) -> None:
+        """Take this process's writer lock, then the database's (``BEGIN IMMEDIATE``), waiting out
+        other writers. Raises StoreBusy after ``lock_timeout``."""
+        if not self._writer.acquire(timeout=self._lock_timeout):
+            raise StoreBusy(f"another thread held the write lock for {self._lock_timeout:g} s")
+        try:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:
+                if not is_busy(error):
+                    raise
+                retrying(lambda: conn.execute("BEGIN IMMEDIATE"), timeout=self._lock_timeout)
+        except BaseException:
+            self._writer.release()
+            raise
+
+    def _forget_connections(self) -> None:
+        """In a forked child: drop the parent's connections (and locks) without touching them."""
+        _INHERITED.extend(link.conn for _, link in self._links)
+        self._links = []
+        self._generation += 1
+        self._links_lock = threading.Lock()
+        self._writer = threading.Lock()
