@@ -24,6 +24,7 @@ from kitflow.domain.values import (
     identifier,
     normalise,
     text,
+    utc,
 )
 
 MAX_EXTERNAL_IDS: Final = 20
@@ -268,6 +269,18 @@ class OrderFilter(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     created_from: dt.datetime | None = None
     created_to: dt.datetime | None = None
     ids: tuple[OrderId, ...] = ()
+
+    def __post_init__(self) -> None:
+        normalise(
+            self,
+            created_from=utc(self.created_from) if self.created_from is not None else None,
+            created_to=utc(self.created_to) if self.created_to is not None else None,
+            ids=tuple(identifier(i, field="id") for i in self.ids),
+        )
+        if self.patient_id is not None:
+            identifier(self.patient_id, field="patient_id")
+        if self.site_id is not None:
+            identifier(self.site_id, field="site_id")
 
     def matches(self, order: Order) -> bool:
         return (
