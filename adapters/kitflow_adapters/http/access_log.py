@@ -1,0 +1,76 @@
+"""The request id and the access log: one structured line per request on ``kitflow.access``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any, Final
+
+import msgspec
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from kitflow_adapters.http.errors import PROBLEM_JSON, problem_body
+
+REQUEST_ID_HEADER: Final = b"x-request-id"
+log = logging.getLogger("kitflow.access")
+_failures = logging.getLogger("kitflow.http")
+
+
+def _request_id(scope: Scope) -> bytes:
+    """The client's X-Request-ID when it is 1..128 visible ASCII characters, else a new one."""
+    for name, value in scope["headers"]:
+        if name == REQUEST_ID_HEADER:
+            if 0 < len(value) <= 128 and all(0x21 <= byte <= 0x7E for byte in value):
+                return value
+            break
+    return os.urandom(12).hex().encode()
+
+
+class AccessLog:
+    """ASGI middleware around the whole app (unknown routes included): echoes or makes the request
+    id, logs the request when it ends, and answers a problem 500 if anything escapes the app."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = _request_id(scope)
+        status = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id)]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            _failures.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if status == 0:
+                body = problem_body(500, "internal_error", "an unexpected error occurred; it has been logged")
+                await send_with_id(
+                    {"type": "http.response.start", "status": 500,
+                     "headers": [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]}
+                )
+                await send({"type": "http.response.body", "body": body})
+        finally:
+            if log.isEnabledFor(logging.INFO):
+                log.info(_line(scope, status, started, request_id))
+
+
+def _line(scope: Scope, status: int, started: float, request_id: bytes) -> str:
+    entry: dict[str, Any] = {
+        "method": scope.get("method"),
+        "path": scope.get("path"),
+        "status": status,
+        "durationMs": round((time.perf_counter() - started) * 1000, 3),
+        "requestId": request_id.decode("ascii"),
+    }
+    return msgspec.json.encode(entry).decode()

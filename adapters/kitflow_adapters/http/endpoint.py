@@ -1,0 +1,138 @@
+"""What every handler shares: the store and clock, who is calling, and how answers are made —
+including the idempotent replay of ``POST`` answers."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any, Final
+
+import msgspec
+from litestar import Request, Response
+
+from kitflow.domain.errors import Conflict, DomainError, NotFound, RuleBroken
+from kitflow.domain.identity import Principal, Role
+from kitflow.domain.idempotency import StoredResponse
+from kitflow.domain.ports import Clock, UnitOfWork
+from kitflow.services.access import authenticate
+from kitflow.services.idempotency import execute_once
+from kitflow_adapters.http.errors import domain_error_body
+from kitflow_adapters.http.wire import Stamp
+
+JSON: Final = "application/json"
+API_KEY_HEADER: Final = "impilo-api-key"
+IDEMPOTENCY_HEADER: Final = "idempotency-key"
+REPLAYED_HEADER: Final = {"Idempotent-Replayed": "true"}
+
+CUSTOMER: Final = Role.CUSTOMER
+OPERATOR: Final = Role.OPERATOR
+ANYONE: Final = None
+
+_KEPT: Final = (RuleBroken, NotFound, Conflict)
+"""Errors of a resource's own rules: their answers are kept for an idempotency key (API.md 10)."""
+
+
+def _from_domain(type_: type, value: Any) -> Any:
+    if type_ is Stamp:
+        return Stamp.of(value)
+    raise NotImplementedError(type_)
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, Stamp):
+        return str(value)
+    raise NotImplementedError(type(value))
+
+
+_encode = msgspec.json.Encoder(enc_hook=_to_json).encode
+
+
+def to_wire(value: Any, wire_type: type[Any]) -> bytes:
+    """A domain value (entity, detail or listing) encoded as ``wire_type``."""
+    return _encode(msgspec.convert(value, wire_type, from_attributes=True, dec_hook=_from_domain))
+
+
+class Reply(msgspec.Struct, frozen=True):
+    """An answer made by a handler: status and JSON body, and the body kept for replays when it must
+    differ (a secret shown only once is not kept)."""
+
+    status: int
+    body: bytes
+    kept: bytes | None = None
+
+    def response(self) -> Response[bytes]:
+        return Response(self.body, status_code=self.status, media_type=JSON)
+
+
+def _canonical(raw: bytes) -> bytes:
+    return msgspec.json.encode(msgspec.json.decode(raw), order="sorted") if raw.strip() else b""
+
+
+class Api:
+    """The store, the clock and the operator key an app serves with; handlers close over one."""
+
+    def __init__(self, store: UnitOfWork, *, operator_digest: str | None, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+        self.operator_digest = operator_digest
+
+    def caller(self, request: Request, role: Role | None) -> Principal:
+        """Who calls, checked to have ``role`` (any role when None). Raises Unauthorized, Forbidden."""
+        principal = authenticate(
+            request.headers.get(API_KEY_HEADER), uow=self.store, operator_digest=self.operator_digest
+        )
+        if role is CUSTOMER:
+            principal.customer()
+        elif role is OPERATOR:
+            principal.operator()
+        return principal
+
+    @staticmethod
+    def show(value: Any, wire_type: type[Any], status: int = 200) -> Response[Any]:
+        """``value`` as a JSON response of ``wire_type``."""
+        return Response(to_wire(value, wire_type), status_code=status, media_type=JSON)
+
+    @staticmethod
+    def reply(value: Any, wire_type: type[Any], status: int, *, kept: Any = None) -> Reply:
+        """``value`` as a reply of ``wire_type``; ``kept`` is the value to keep for replays instead."""
+        return Reply(status, to_wire(value, wire_type), None if kept is None else to_wire(kept, wire_type))
+
+    def once(self, request: Request, caller: Principal, raw: bytes, act: Callable[[], Reply]) -> Response[Any]:
+        """The answer of ``act`` (which calls one use case), made at most once per ``Idempotency-Key``.
+
+        Without the header ``act`` just runs. With it: the same request again replays the first
+        answer (with ``Idempotent-Replayed: true``); the resource's rule errors are kept and replayed
+        too; validation, auth and unexpected errors release the key. Raises InvalidInput (a malformed
+        key), IdempotencyKeyReused, Conflict(idempotency_key_in_use), and what ``act`` raises.
+        """
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        if key is None:
+            return act().response()
+        digest = hashlib.sha256(f"{request.method} {request.scope['path']}\n".encode())
+        digest.update(_canonical(raw))
+        made: list[Reply] = []
+
+        def perform() -> StoredResponse:
+            reply = act()
+            made.append(reply)
+            body = reply.body if reply.kept is None else reply.kept
+            return StoredResponse(status=reply.status, content_type=JSON, body=body)
+
+        def render(error: DomainError) -> StoredResponse | None:
+            if not isinstance(error, _KEPT):
+                return None
+            status, body = domain_error_body(error)
+            return StoredResponse(status=status, content_type="application/problem+json", body=body)
+
+        outcome = execute_once(
+            key, digest.hexdigest(), caller=caller, perform=perform, render=render, uow=self.store, clock=self.clock
+        )
+        if made and not outcome.replayed:
+            return made[0].response()
+        stored = outcome.response
+        return Response(
+            stored.body,
+            status_code=stored.status,
+            media_type=stored.content_type,
+            headers=REPLAYED_HEADER if outcome.replayed else None,
+        )

@@ -1,0 +1,75 @@
+"""Orders: ``/api/v3/order`` (API.md 5) and the customer's cancel (API.md 7)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from litestar import Request, Response, get, post
+from litestar.handlers import HTTPRouteHandler
+
+from kitflow.domain.order import OrderFilter
+from kitflow.services import orders
+from kitflow_adapters.http.endpoint import CUSTOMER, Api
+from kitflow_adapters.http.openapi import documented
+from kitflow_adapters.http.parsing import (
+    ID,
+    STATUS,
+    TEXT,
+    TIMESTAMP,
+    Param,
+    list_request,
+    path_id,
+    read_body,
+    read_query,
+)
+from kitflow_adapters.http.wire import OrderInput, OrderOut, OrderPage
+
+ORDER_FILTERS: Final = (
+    Param("status", "status", STATUS, "orders in this status"),
+    Param("patientId", "patient_id", ID, "orders for this patient"),
+    Param("siteId", "site_id", ID, "orders for this site"),
+    Param("externalOrderId", "external_order_id", TEXT, "orders with this external order id (exact)"),
+    Param("createdFrom", "created_from", TIMESTAMP, "created at or after (no offset: UTC)"),
+    Param("createdTo", "created_to", TIMESTAMP, "created before (no offset: UTC)"),
+    Param("id", "ids", ID, "only these orders (repeat the parameter for several)", repeated=True),
+)
+
+
+def order_routes(api: Api) -> list[HTTPRouteHandler]:
+    """The order endpoints on ``api``'s store."""
+    store, clock = api.store, api.clock
+
+    @post("/api/v3/order", status_code=201, **documented(body=OrderInput, errors=(409,)))
+    async def create_order(request: Request) -> Response[OrderOut]:
+        """Place an order for a patient or a site."""
+        caller = api.caller(request, CUSTOMER)
+        payload, raw = await read_body(request, OrderInput)
+        command = payload.to_domain()
+        return api.once(request, caller, raw, lambda: api.reply(
+            orders.place_order(command, caller=caller, uow=store, clock=clock), OrderOut, 201
+        ))
+
+    @get("/api/v3/order", sync_to_thread=False, **documented(query=ORDER_FILTERS))
+    def list_orders(request: Request) -> Response[OrderPage]:
+        """List the caller's orders."""
+        caller = api.caller(request, CUSTOMER)
+        where = OrderFilter(**read_query(request, ORDER_FILTERS))
+        return api.show(orders.list_orders(where, list_request(request), caller=caller, uow=store), OrderPage)
+
+    @get("/api/v3/order/{orderId:str}", sync_to_thread=False, **documented(errors=(404,)))
+    def get_order(request: Request) -> Response[OrderOut]:
+        """Fetch an order."""
+        order_id = path_id(request, "orderId")
+        caller = api.caller(request, CUSTOMER)
+        return api.show(orders.get_order(order_id, caller=caller, uow=store), OrderOut)
+
+    @post("/api/v3/order/{orderId:str}/cancel", status_code=200, sync_to_thread=False, **documented(errors=(404, 409)))
+    def cancel_order(request: Request) -> Response[OrderOut]:
+        """Cancel one of the caller's orders (from received or processing)."""
+        order_id = path_id(request, "orderId")
+        caller = api.caller(request, CUSTOMER)
+        return api.once(request, caller, b"", lambda: api.reply(
+            orders.cancel_order(order_id, caller=caller, uow=store, clock=clock), OrderOut, 200
+        ))
+
+    return [create_order, list_orders, get_order, cancel_order]

@@ -1,0 +1,212 @@
+"""Reading a request: path ids, JSON bodies and query parameters, each with the API's error for bad input.
+
+Order of checks (API.md 10): a bad path id is ``404`` before anything else; a body is read (``413``),
+its content type checked (``415``), then decoded (``400 validation_error``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, Final, NamedTuple, TypeVar
+
+import msgspec
+from litestar import Request
+from litestar.exceptions import ClientException
+
+from kitflow.domain.errors import InvalidInput, NotFound, check
+from kitflow.domain.order import OrderStatus
+from kitflow.domain.paging import MAX_SIZE
+from kitflow.domain.values import MAX_ID
+from kitflow.services.listing import ListRequest
+
+T = TypeVar("T")
+
+_ID: Final = re.compile(r"[1-9][0-9]{0,18}")
+_JSON: Final = re.compile(r"application/(?:[A-Za-z0-9!#$&^_.+-]+\+)?json", re.IGNORECASE)
+
+
+def parse_id(text: str) -> int | None:
+    """``text`` as an id (``[1-9][0-9]*`` up to 2^63-1), or None."""
+    if _ID.fullmatch(text):
+        value = int(text)
+        if value <= MAX_ID:
+            return value
+    return None
+
+
+def path_id(request: Request, name: str) -> int:
+    """The id in path parameter ``name``. Raises NotFound when it is not a well-formed id."""
+    value = parse_id(request.path_params[name])
+    if value is None:
+        raise NotFound(detail="no resource is at this path")
+    return value
+
+
+def has_bad_path_id(request: Request) -> bool:
+    """Whether the request's path fits a route whose id parameter it fills with something that is
+    not a well-formed id (for a wrong method, Litestar has not parsed the path parameters)."""
+    path = request.scope["path"]
+    for route in request.app.routes:
+        match = _route_pattern(route.path_format).fullmatch(path)
+        if match and any(
+            name.endswith("Id") and parse_id(value) is None for name, value in match.groupdict().items()
+        ):
+            return True
+    return False
+
+
+@functools.lru_cache(maxsize=256)
+def _route_pattern(path_format: str) -> re.Pattern[str]:
+    """``/api/v3/order/{orderId}`` as a pattern capturing ``orderId``."""
+    parts = re.split(r"\{(\w+)\}", path_format)
+    pattern = "".join(re.escape(part) if index % 2 == 0 else f"(?P<{part}>[^/]*)" for index, part in enumerate(parts))
+    return re.compile(pattern + "/?")
+
+
+# ---------------------------------------------------------------- bodies
+
+
+def is_json(content_type: str) -> bool:
+    """Whether a Content-Type header names JSON: ``application/json`` or ``application/*+json``,
+    with or without parameters."""
+    return bool(_JSON.fullmatch(content_type.partition(";")[0].strip()))
+
+
+@functools.lru_cache(maxsize=None)
+def _decoder(wire_type: type[T]) -> msgspec.json.Decoder[T]:
+    return msgspec.json.Decoder(wire_type)
+
+
+_MISSING_FIELD: Final = re.compile(r"missing required field `([^`]+)`")
+
+
+def _invalid(error: msgspec.ValidationError) -> InvalidInput:
+    message, _, where = str(error).partition(" - at `")
+    path = where.rstrip("`").removeprefix("$").lstrip(".")
+    missing = _MISSING_FIELD.search(message)
+    if missing:
+        path = f"{path}.{missing.group(1)}" if path else missing.group(1)
+    if not path:
+        return InvalidInput(detail=message)
+    return InvalidInput(detail=message, field=path)
+
+
+def decode(raw: bytes, wire_type: type[T]) -> T:
+    """``raw`` decoded as ``wire_type``. Raises InvalidInput naming the field at fault (wire names)."""
+    try:
+        return _decoder(wire_type).decode(raw)
+    except msgspec.ValidationError as error:
+        raise _invalid(error) from None
+    except (msgspec.DecodeError, RecursionError) as error:
+        reason = "the body is empty" if not raw.strip() else f"the body is not valid JSON ({error})"
+        raise InvalidInput(detail=reason) from None
+
+
+async def read_body(request: Request, wire_type: type[T]) -> tuple[T, bytes]:
+    """The request's body as ``wire_type``, with the raw bytes. Raises RequestEntityTooLarge
+    (over the app's limit), ClientException 415 (a body that is not declared JSON), InvalidInput."""
+    raw = await request.body()
+    content_type = request.headers.get("content-type")
+    if content_type is None and raw or content_type is not None and not is_json(content_type):
+        raise ClientException(status_code=415, detail="send the body as application/json")
+    return decode(raw, wire_type), raw
+
+
+# ---------------------------------------------------------------- query parameters
+
+
+class Kind(NamedTuple):
+    """How one query parameter is read, and how the OpenAPI document describes it."""
+
+    parse: Callable[[str], Any]
+    schema: dict[str, Any]
+
+
+def _integer(text: str) -> int:
+    check(text.isascii() and text.isdigit() and len(text) <= 19, "must be a whole number", field="")
+    return int(text)
+
+
+def _id(text: str) -> int:
+    value = parse_id(text)
+    check(value is not None, f"must be an integer from 1 to {MAX_ID}", field="")
+    return value  # type: ignore[return-value]
+
+
+def _boolean(text: str) -> bool:
+    check(text in ("true", "false"), "must be true or false", field="")
+    return text == "true"
+
+
+def _timestamp(text: str) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(detail="must be an ISO 8601 timestamp", field="") from None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc)
+
+
+def _status(text: str) -> OrderStatus:
+    try:
+        return OrderStatus(text)
+    except ValueError:
+        raise InvalidInput(detail=f"must be one of {', '.join(OrderStatus)}", field="") from None
+
+
+INTEGER: Final = Kind(_integer, {"type": "integer", "minimum": 1})
+ID: Final = Kind(_id, {"type": "integer", "minimum": 1, "maximum": MAX_ID})
+BOOLEAN: Final = Kind(_boolean, {"type": "boolean"})
+TEXT: Final = Kind(str, {"type": "string"})
+TIMESTAMP: Final = Kind(_timestamp, {"type": "string", "format": "date-time"})
+STATUS: Final = Kind(_status, {"type": "string", "enum": [s.value for s in OrderStatus]})
+
+
+class Param(NamedTuple):
+    """A query parameter: its wire name, the filter attribute it sets, how it is read, and whether
+    it may repeat (its values then form a tuple)."""
+
+    name: str
+    attribute: str
+    kind: Kind
+    description: str
+    repeated: bool = False
+
+
+PAGING: Final = (
+    Param("page", "page", INTEGER, "page number, from 1 (default 1); ignored when cursor is given"),
+    Param("size", "size", Kind(_integer, {"type": "integer", "minimum": 1, "maximum": MAX_SIZE}),
+          f"rows per page, 1..{MAX_SIZE} (default 15, or the cursor's size)"),
+    Param("sortDescending", "descending", BOOLEAN, "order by id descending (default false)"),
+    Param("cursor", "cursor", TEXT, "the nextCursor of the previous page, with the same filters, size and order"),
+)
+
+
+def read_query(request: Request, params: Sequence[Param]) -> dict[str, Any]:
+    """The values of ``params`` the request sends, by attribute. A parameter sent twice takes its
+    first value unless it repeats. Raises InvalidInput naming the parameter."""
+    query = request.query_params
+    values: dict[str, Any] = {}
+    if not query:
+        return values
+    for param in params:
+        texts = query.getall(param.name, None) if param.repeated else query.get(param.name)
+        if texts is None or texts == []:
+            continue
+        try:
+            if param.repeated:
+                values[param.attribute] = tuple(param.kind.parse(text) for text in texts)
+            else:
+                values[param.attribute] = param.kind.parse(texts)
+        except InvalidInput as error:
+            raise InvalidInput(detail=error.detail, field=param.name) from None
+    return values
+
+
+def list_request(request: Request) -> ListRequest:
+    """Page, size, order and cursor of a list request. Raises InvalidInput."""
+    return ListRequest(**read_query(request, PAGING))
