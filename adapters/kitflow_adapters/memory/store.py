@@ -282,7 +282,8 @@ class _Orders(_Owned):
                     "duplicate_external_order_id",
                     f"order {self._s.order_external[slot]} already has external order id {external_id!r}",
                 )
-            self._j.set(self._s.order_external, slot, stored.id)
+        for external_id in stored.external_order_ids:
+            self._j.set(self._s.order_external, (stored.customer_id, external_id), stored.id)
         self._j.set(self._s.order_owner, stored.id, stored.customer_id)
         self._put(stored)
         return stored
