@@ -1,0 +1,31 @@
+"""End-to-end fixtures: the real app on each store, through Litestar's test client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from litestar.testing import TestClient
+
+from kitflow.domain.identity import digest
+from kitflow.domain.ports import UnitOfWork
+from kitflow_adapters.http.app import build_app
+from tests.e2e.api import OPERATOR_KEY, Api, World, world
+
+
+@pytest.fixture
+def http(store: UnitOfWork) -> Iterator[TestClient]:
+    """The app on each store (see tests/conftest.py), served in process."""
+    with TestClient(build_app(store, operator_digest=digest(OPERATOR_KEY))) as client:
+        yield client
+
+
+@pytest.fixture
+def operator(http: TestClient) -> Api:
+    return Api(http)
+
+
+@pytest.fixture
+def w(http: TestClient) -> World:
+    """A small world made through the API: a catalog and two customers."""
+    return world(http)
