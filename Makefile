@@ -21,5 +21,19 @@ lint: $(STAMP)
 test: $(STAMP) lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# `make bench`: the HTTP benchmark (wrk against `kitflow serve` and the ceiling app; bench/http) and the
+# in-process figures. ORDERS=1000000 seeds a million orders; PROFILE=1 adds a py-spy profile per scenario;
+# BENCH_ARGS passes more (see `python -m bench.http --help`). Never part of `make test`.
+ORDERS ?= 20000
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(BIN)/python -m bench.http --orders $(ORDERS) $(if $(PROFILE),--profile) $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,141 @@
+"""The HTTP benchmark: wrk against a real ``kitflow serve`` and against the ceiling, in one run.
+
+``python -m bench.http [--orders N] [--seconds S] [--connections C] [--threads T] [--profile]``
+(``make bench`` runs it). Steps: seed (or reuse) the database, copy it, serve it with
+``kitflow serve`` (SQLite, one worker), probe every scenario once (checking Kitflow's answers and
+keeping its bodies), serve those bodies from the ceiling app, then for each scenario warm up and
+load the ceiling, then Kitflow, with the same wrk settings. The table goes to
+``bench/results/latest.md`` and to standard output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import secrets
+import shutil
+import sys
+from pathlib import Path
+
+from bench.http import profile
+from bench.http.load import Load, Server, free_port, run_wrk
+from bench.http.report import Measured, table
+from bench.http.scenarios import Scenario, deep_cursor, probe, scenarios, write_body
+from bench.http.seed import Seeded, seeded_database
+
+ROOT = Path(__file__).resolve().parents[2]
+WARMUP = 1.0
+
+
+def _kitflow(database: Path, results: Path, *, operator_key: str) -> Server:
+    port = free_port()
+    command = [
+        str(Path(sys.executable).with_name("kitflow")), "serve", "--database", f"sqlite:///{database}",
+        "--port", str(port), "--workers", "1",
+    ]
+    env = {**os.environ, "KITFLOW_OPERATOR_KEY": operator_key}
+    env.pop("KITFLOW_DATABASE_URL", None)
+    return Server("kitflow serve", command, port=port, env=env, log=results / "kitflow.log")
+
+
+def _ceiling(bodies: Path, results: Path) -> Server:
+    port = free_port()
+    command = [sys.executable, "-m", "bench.ceiling", "--port", str(port), "--bodies", str(bodies)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return Server("ceiling", command, port=port, env=env, log=results / "ceiling.log")
+
+
+def _load(server: Server, scenario: Scenario, *, load: Load, key: str, body: Path | None, run: str,
+          seconds: float | None = None):  # noqa: ANN202 - WrkResult
+    return run_wrk(
+        server, load=load, expected=scenario.expected, method=scenario.method, path=scenario.path, key=key,
+        body=body, lo=scenario.lo, hi=scenario.hi, run=run, seconds=seconds,
+    )
+
+
+def _prepare(kitflow: Server, seeded: Seeded, work: Path) -> tuple[list[Scenario], dict[str, str]]:
+    """The scenarios, and the bodies Kitflow answered to each (for the ceiling)."""
+    cursor, first_deep_id = deep_cursor(kitflow.base, key=seeded.api_key)
+    plan = scenarios(seeded, cursor=cursor)
+    captured = {s.name: probe(kitflow.base, s, key=seeded.api_key, first_deep_id=first_deep_id) for s in plan}
+    bodies = {
+        "order": captured["fetch"], "page1": captured["page1"], "page800": captured["page800"],
+        "cursor_page": captured["cursor"], "created": captured["create"], "invalid": captured["invalid"],
+    }
+    return plan, {name: body.decode() for name, body in bodies.items()}
+
+
+def run(args: argparse.Namespace) -> str:
+    results: Path = args.results
+    work = results / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    load = Load(threads=args.threads, connections=args.connections, seconds=args.seconds)
+    seed_path, seeded = seeded_database(results / "db", orders=args.orders)
+    database = work / "kitflow.db"
+    for stale in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+        stale.unlink(missing_ok=True)
+    shutil.copyfile(seed_path, database)
+    started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    loadavg = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    run_id = secrets.token_hex(4)
+
+    kitflow = _kitflow(database, work, operator_key=secrets.token_urlsafe(32))
+    servers = [kitflow]
+    try:
+        kitflow.wait_ready()
+        plan, bodies = _prepare(kitflow, seeded, work)
+        (work / "bodies.json").write_text(json.dumps(bodies))
+        ceiling = _ceiling(work / "bodies.json", work)
+        servers.append(ceiling)
+        ceiling.wait_ready()
+        rows = []
+        for scenario in plan:
+            if args.only and scenario.name not in args.only:
+                continue
+            body = write_body(work, scenario)
+            measured = {}
+            for server in (ceiling, kitflow):
+                _load(server, scenario, load=load, key=seeded.api_key, body=body, run=f"{run_id}w", seconds=WARMUP)
+                measured[server.name] = result = _load(server, scenario, load=load, key=seeded.api_key, body=body,
+                                                       run=run_id)
+                print(
+                    f"  {scenario.title:<28} {server.name:<14} {result.rate:9,.0f} req/s  p50 {result.p50_us / 1000:6.2f} ms"
+                    f"  p99 {result.p99_us / 1000:6.2f} ms  errors {result.errors}"
+                    f"{' (' + result.unexpected_statuses.strip() + ')' if result.unexpected else ''}"
+                    f"  peak RSS {result.peak_rss / 2**20:5.1f} MiB",
+                    file=sys.stderr, flush=True,
+                )
+            rows.append(Measured(scenario=scenario, kitflow=measured[kitflow.name], ceiling=measured[ceiling.name]))
+        report = table(rows, orders=args.orders, load=load, started=started, loadavg=loadavg)
+        if args.profile:
+            report += "\n" + profile.profile_all(
+                kitflow, plan, load=load, key=seeded.api_key, work=work, run=f"{run_id}p", only=args.only,
+            )
+    finally:
+        for server in reversed(servers):
+            server.stop()
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Load Kitflow and the ceiling app with wrk; report ratios.")
+    parser.add_argument("--orders", type=int, default=20_000, help="orders in the seeded database (default 20,000)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="seconds of load per scenario and server")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections")
+    parser.add_argument("--profile", action="store_true", help="also profile Kitflow under each load with py-spy")
+    parser.add_argument("--only", nargs="*", help="run only these scenarios (create fetch page1 page800 cursor invalid)")
+    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
+    args = parser.parse_args(argv)
+    report = run(args)
+    latest = args.results / "latest.md"
+    latest.write_text(report)
+    print(report)
+    print(f"(written to {latest})", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
