@@ -11,7 +11,7 @@ from kitflow.domain.errors import DomainError
 from kitflow.domain.identity import OPERATOR
 from kitflow.services import access
 from kitflow.services.clock import SystemClock
-from kitflow_adapters.cli.database import is_memory, open_database, shown
+from kitflow_adapters.cli.database import is_memory, open_database, schema_version, shown
 from kitflow_adapters.cli.failure import Failure
 
 
@@ -22,7 +22,8 @@ def create_customer(args: argparse.Namespace) -> int:
     try:
         made = access.create_customer(args.name, caller=OPERATOR, uow=store, clock=SystemClock())
     except DomainError as error:
-        raise Failure(f"cannot create the customer: {error.detail}", status=2) from None
+        said = "; ".join(f"{p.field} {p.message}" for p in error.problems) or error.detail
+        raise Failure(f"cannot create the customer: {said}", status=2) from None
     finally:
         store.close()
     line = msgspec.json.encode({"id": made.id, "name": made.name, "apiKey": made.api_key}).decode()
@@ -36,12 +37,10 @@ def migrate(args: argparse.Namespace) -> int:
     """``kitflow migrate``: creates or migrates the schema and says which version it is at.
     Raises Failure for a bad database."""
     url, store = open_database(args.database)
-    try:
-        schema = getattr(store, "schema_version", None)
-    finally:
-        store.close()
-    if is_memory(url):
-        print("memory:// has no schema to migrate: it starts empty in every process")
+    store.close()
+    version = schema_version(url)
+    if version is None:
+        print(f"{shown(url)} has no schema to migrate: it starts empty in every process")
     else:
-        print(f"{shown(url)}: schema at version {schema}" if schema is not None else f"{shown(url)}: schema up to date")
+        print(f"{shown(url)}: the schema is at version {version}, the newest this Kitflow knows")
     return 0

@@ -19,6 +19,9 @@ def shown(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+_SQLITE_HINT = " (is it a Kitflow SQLite file, does its folder exist, and may this user read and write both?)"
+
+
 def is_memory(url: str) -> bool:
     """Whether ``url`` names the in-memory store (its data lives inside one process)."""
     return urlsplit(url).scheme.lower() == "memory"
@@ -34,7 +37,24 @@ def open_database(url: str | None) -> tuple[str, UnitOfWork]:
     except BadDatabaseUrl as error:
         raise Failure(f"bad database URL: {error}") from None
     except Exception as error:  # the store's own errors (sqlite3, psycopg, OS): shown, never a traceback
-        raise Failure(f"cannot open the database {shown(resolved)}: {_reason(error)}") from None
+        hint = _SQLITE_HINT if urlsplit(resolved).scheme.lower() == "sqlite" else ""
+        raise Failure(f"cannot open the database {shown(resolved)}: {_reason(error)}{hint}") from None
+
+
+def schema_version(url: str) -> str | None:
+    """The schema version of the database ``url`` names once it is open: the newest migration its
+    store knows, since opening applies every pending one (and refuses a newer schema). None for
+    ``memory://``, which has no schema."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme == "sqlite":
+        from kitflow_adapters.sqlite.schema import KNOWN
+
+        return KNOWN[-1]
+    if scheme in {"postgresql", "postgres"}:
+        from kitflow_adapters.postgres.schema import VERSION
+
+        return str(VERSION)
+    return None
 
 
 def _reason(error: Exception) -> str:

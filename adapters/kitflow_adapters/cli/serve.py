@@ -42,7 +42,8 @@ def serve(args: argparse.Namespace) -> int:
         base = url_of(sock, args.host)
         operator_key = os.environ.get("KITFLOW_OPERATOR_KEY") or None
         _prepare(store, args=args, base=base, operator_key=operator_key)
-        _say(f"Kitflow {version('kitflow')} serving {base} with {args.workers} worker(s) on {shown(url)}"
+        workers = "1 worker" if args.workers == 1 else f"{args.workers} workers"
+        _say(f"Kitflow {version('kitflow')} serving {base} with {workers} on {shown(url)}"
              " (Ctrl+C or SIGTERM stops it; requests in flight finish first)")
         if args.workers == 1:
             return _run_one(store, sock, args=args, operator_key=operator_key)
