@@ -9,6 +9,7 @@ import msgspec
 
 OPERATOR_KEY = "operator-key-for-the-e2e-tests-0123456789"
 ADDRESS = {"lineOne": "1 Main St", "city": "Springfield", "state": "IL", "zipCode": "62701", "country": "US"}
+JSON_TYPES = {"application/json", "application/vnd.oai.openapi+json"}
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "code"}
 
 
@@ -77,7 +78,7 @@ def check_shape(response: httpx.Response) -> None:
         assert "errors" not in problem or problem["errors"], problem
         assert "Traceback" not in response.text
     elif response.status_code != 204 and response.request.method != "HEAD":
-        assert content_type.startswith("application/json"), (response.status_code, content_type)
+        assert content_type.partition(";")[0] in JSON_TYPES, (response.status_code, content_type)
 
 
 def problem(response: httpx.Response, status: int, code: str, *fields: str) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from litestar.testing import TestClient
@@ -10,12 +11,26 @@ from litestar.testing import TestClient
 from kitflow.domain.identity import digest
 from kitflow.domain.ports import UnitOfWork
 from kitflow_adapters.http.app import build_app
+from tests.conftest import open_test_store
 from tests.e2e.api import OPERATOR_KEY, Api, World, world
+
+E2E_STORES = ["memory", "sqlite"]
+"""The stores the HTTP tests run on: the reference store and the embedded default. (PostgreSQL runs
+the same port contract in tests/contract; the HTTP layer above it is store-agnostic.)"""
+
+
+@pytest.fixture(params=E2E_STORES)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UnitOfWork]:
+    uow = open_test_store(request.param, tmp_path)
+    try:
+        yield uow
+    finally:
+        uow.close()
 
 
 @pytest.fixture
 def http(store: UnitOfWork) -> Iterator[TestClient]:
-    """The app on each store (see tests/conftest.py), served in process."""
+    """The app on each store, served in process."""
     with TestClient(build_app(store, operator_digest=digest(OPERATOR_KEY))) as client:
         yield client
 

@@ -13,7 +13,7 @@ from kitflow_adapters.http.admin import admin_routes
 from kitflow_adapters.http.catalog import item_routes, kit_routes
 from kitflow_adapters.http.endpoint import Api
 from kitflow_adapters.http.errors import EXCEPTION_HANDLERS
-from kitflow_adapters.http.openapi import StampSchemaPlugin, complete, openapi_config
+from kitflow_adapters.http.openapi import StampSchemaPlugin, openapi_config
 from kitflow_adapters.http.orders import order_routes
 from kitflow_adapters.http.patients import patient_routes, site_routes
 from kitflow_adapters.http.service import service_routes
@@ -43,6 +43,5 @@ def build_app(store: UnitOfWork, *, operator_digest: str | None, clock: Clock | 
         debug=False,
         logging_config=None,
     )
-    complete(app)
     app.asgi_handler = AccessLog(app.asgi_handler)
     return app

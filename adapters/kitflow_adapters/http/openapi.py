@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 import msgspec
-from litestar import Litestar, Response, Router
+from litestar import Litestar, Request, Response, Router
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, Schema, SecurityScheme
@@ -88,7 +88,7 @@ def openapi_config() -> OpenAPIConfig:
         title="Kitflow — Impilo v3 order API",
         version="3",
         path="/schema",
-        render_plugins=[JsonRenderPlugin()],
+        render_plugins=[_CompletedJsonPlugin()],
         openapi_router=Router("/schema", route_handlers=[], after_request=_problem_for_html),
         security=[{SECURITY_SCHEME: []}],
         components=Components(
@@ -104,6 +104,20 @@ def openapi_config() -> OpenAPIConfig:
         use_handler_docstrings=True,
         create_examples=False,
     )
+
+
+class _CompletedJsonPlugin(JsonRenderPlugin):
+    """Serves the document as JSON, completed (see ``complete``) and encoded once, on first request."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._body: bytes | None = None
+
+    def render(self, request: Request, openapi_schema: dict[str, Any]) -> bytes:
+        if self._body is None:
+            complete(request.app)
+            self._body = super().render(request, openapi_schema)
+        return self._body
 
 
 def _problem_for_html(response: Response[Any]) -> Response[Any]:
@@ -146,7 +160,8 @@ def _problem_ref(status: int) -> dict[str, Any]:
 
 def complete(app: Litestar) -> dict[str, Any]:
     """Add to the document Litestar generated (in place, so that Litestar serves it) what the
-    handlers read themselves. Returns the document."""
+    handlers read themselves; raises RuntimeError when two different schemas share a name.
+    Returns the document."""
     document: dict[str, Any] = app.plugins.get("OpenAPIPlugin").provide_openapi_schema()  # type: ignore[attr-defined]
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     bodies: dict[type, str] = {}
