@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> str:
                     f"  {scenario.title:<28} {server.name:<14} {result.rate:9,.0f} req/s  p50 {result.p50_us / 1000:6.2f} ms"
                     f"  p99 {result.p99_us / 1000:6.2f} ms  errors {result.errors}"
                     f"{' (' + result.unexpected_statuses.strip() + ')' if result.unexpected else ''}"
-                    f"  peak RSS {result.peak_rss / 2**20:5.1f} MiB",
+                    f"  peak RSS {result.peak_rss / 2**20:5.1f} MiB  CPU {result.cpu_us:6.0f} us/request",
                     file=sys.stderr, flush=True,
                 )
             rows.append(Measured(scenario=scenario, kitflow=measured[kitflow.name], ceiling=measured[ceiling.name]))

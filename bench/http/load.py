@@ -43,10 +43,17 @@ class WrkResult(msgspec.Struct, kw_only=True):
     mean_us: float
     max_us: int
     peak_rss: int = 0
+    cpu_seconds: float = 0.0
+    """CPU time (user and system) the server spent during the run."""
 
     @property
     def rate(self) -> float:
         return self.requests / (self.duration_us / 1e6)
+
+    @property
+    def cpu_us(self) -> float:
+        """The server's CPU time per request, in microseconds: less noisy than the rate on a shared machine."""
+        return self.cpu_seconds * 1e6 / max(self.requests, 1)
 
     @property
     def errors(self) -> int:
@@ -61,22 +68,48 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children", "rb") as children:
+                    pending.extend(int(child) for child in children.read().split())
+        except OSError:
+            continue
+    return found
+
+
+def _cpu(pid: int) -> float:
+    """CPU seconds (user and system, all threads) used so far by ``pid`` and its descendants."""
+    total = 0
+    for current in _descendants(pid):
+        try:
+            with open(f"/proc/{current}/stat", "rb") as stat:
+                fields = stat.read().rpartition(b")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+    return total / _TICK
+
+
 def _rss(pid: int) -> int:
     """Resident bytes of ``pid`` and its descendants (0 for a process that is gone)."""
     total = 0
-    pending = [pid]
-    while pending:
-        current = pending.pop()
+    for current in _descendants(pid):
         try:
             with open(f"/proc/{current}/status", "rb") as status:
                 for line in status:
                     if line.startswith(b"VmRSS:"):
                         total += int(line.split()[1]) * 1024
                         break
-            for task in os.listdir(f"/proc/{current}/task"):
-                with open(f"/proc/{current}/task/{task}/children", "rb") as children:
-                    pending.extend(int(child) for child in children.read().split())
-        except (FileNotFoundError, ProcessLookupError):
+        except OSError:
             continue
     return total
 
@@ -111,6 +144,9 @@ class Server:
 
     def rss(self) -> int:
         return _rss(self.process.pid)
+
+    def cpu(self) -> float:
+        return _cpu(self.process.pid)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -184,13 +220,16 @@ def run_wrk(
     ]
     sampler = _Sampler(server)
     sampler.start()
+    cpu_before = server.cpu()
     try:
         done = subprocess.run(command, capture_output=True, text=True, check=False)
     finally:
+        cpu = server.cpu() - cpu_before
         peak = sampler.finish()
     for line in done.stdout.splitlines():
         if line.startswith("BENCH "):
             result = msgspec.convert(json.loads(line[len("BENCH "):]), WrkResult)
             result.peak_rss = peak
+            result.cpu_seconds = cpu
             return result
     raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout}\n{done.stderr}")

@@ -69,8 +69,8 @@ def table(rows: Sequence[Measured], *, orders: int, load: Load, started: str, lo
         "",
         "| scenario | Kitflow req/s | ceiling req/s | **throughput ratio** | target | p50 ms Kitflow / ceiling "
         "| p99 ms Kitflow / ceiling | latency ratio p50 / p99 | errors Kitflow / ceiling "
-        "| peak RSS MiB Kitflow / ceiling | memory ratio |",
-        "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+        "| peak RSS MiB Kitflow / ceiling | memory ratio | server CPU µs/request Kitflow / ceiling |",
+        "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         k, c, s = row.kitflow, row.ceiling, row.scenario
@@ -80,7 +80,8 @@ def table(rows: Sequence[Measured], *, orders: int, load: Load, started: str, lo
             f"| {s.title} | {k.rate:,.0f} | {c.rate:,.0f} | **{ratio:.2f}** | {target} "
             f"| {_ms(k.p50_us)} / {_ms(c.p50_us)} | {_ms(k.p99_us)} / {_ms(c.p99_us)} "
             f"| {k.p50_us / c.p50_us:.2f} / {k.p99_us / c.p99_us:.2f} | {k.errors} / {c.errors} "
-            f"| {_mib(k.peak_rss)} / {_mib(c.peak_rss)} | {k.peak_rss / c.peak_rss:.2f} |"
+            f"| {_mib(k.peak_rss)} / {_mib(c.peak_rss)} | {k.peak_rss / c.peak_rss:.2f} "
+            f"| {k.cpu_us:,.0f} / {c.cpu_us:,.0f} |"
         )
     by_name = {row.scenario.name: row for row in rows}
     if "page1" in by_name and "cursor" in by_name:
