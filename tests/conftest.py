@@ -18,7 +18,7 @@ settings.register_profile(
 settings.register_profile("thorough", max_examples=1000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
-STORES = ["memory", "sqlite"]  # the PostgreSQL store joins when it lands
+STORES = ["memory", "sqlite", "postgres"]
 
 
 def open_test_store(kind: str, tmp_path: Path) -> UnitOfWork:

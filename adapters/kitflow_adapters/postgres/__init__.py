@@ -1,1 +1,6 @@
-"""The PostgreSQL store."""
+"""The PostgreSQL store: Kitflow on one database shared by many server processes and machines."""
+
+from kitflow_adapters.postgres.schema import SchemaTooNew
+from kitflow_adapters.postgres.store import PostgresStore, PostgresTransaction
+
+__all__ = ["PostgresStore", "PostgresTransaction", "SchemaTooNew"]

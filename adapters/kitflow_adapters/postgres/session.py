@@ -1,0 +1,138 @@
+"""One transaction on one pooled connection: its round trips, its locks, and error translation.
+
+Connections run in autocommit mode and the session sends ``BEGIN`` itself, in the same round trip
+as the transaction's first statement (a pipeline). Until that first statement has run nothing of
+the transaction reached the server, so a connection found broken there is replaced and the
+statement retried: the one retry that is always safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from typing import Any, Final
+
+import psycopg
+from psycopg import errors as pgerrors
+from psycopg.pq import TransactionStatus
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from kitflow.domain.errors import Conflict, InvalidInput
+
+READ: Final = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+"""A read transaction: one snapshot for every statement (a page and its total agree)."""
+WRITE: Final = "BEGIN ISOLATION LEVEL READ COMMITTED"
+"""A write transaction: each statement sees what others committed; locks make the checks hold."""
+_LOCK: Final = "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k"
+
+_CONFLICTS: Final = {
+    "patients_external_identifier": ("duplicate_external_identifier", "another patient has this external identifier"),
+    "items_sku": ("duplicate_sku", "another item has this sku"),
+    "order_external_ids_key": ("duplicate_external_order_id", "another order has this external order id"),
+    "manufacturers_name": ("duplicate_manufacturer", "a manufacturer of this name exists"),
+    "api_keys_prefix": ("duplicate_key_prefix", "a key with this prefix exists"),
+}
+"""Unique constraints and the Conflict each stands for (reached only when a caller skipped the
+locked check a use case makes first; the repositories report these cases themselves)."""
+
+Statement = tuple[str, Sequence[Any] | None]
+
+
+def lock_key(namespace: str, value: str) -> int:
+    """The advisory lock of ``value`` in ``namespace``: a signed 64-bit hash (collisions only make
+    two unrelated keys wait for each other)."""
+    digest = hashlib.blake2b(f"{namespace}\x00{value}".encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class Session:
+    """One transaction of one thread: the connection it holds from the pool until ``end``."""
+
+    __slots__ = ("_pool", "conn", "write", "started")
+
+    def __init__(self, pool: ConnectionPool, *, write: bool, timeout: float) -> None:
+        self._pool = pool
+        self.write = write
+        self.started = False
+        try:
+            self.conn: psycopg.Connection = pool.getconn(timeout)
+        except PoolTimeout:
+            raise TimeoutError(
+                f"no PostgreSQL connection was free within {timeout:g} s (pool of {pool.max_size})"
+            ) from None
+
+    def writing(self) -> None:
+        """Raises RuntimeError unless this is a write transaction (as the memory store does)."""
+        if not self.write:
+            raise RuntimeError("a write in a read-only transaction")
+
+    def run(self, query: str, params: Sequence[Any] | None = None, *, locks: Iterable[int] = ()) -> psycopg.Cursor:
+        """Execute ``query`` after taking the advisory ``locks`` (write transactions only), in one
+        round trip. Raises Conflict or InvalidInput for what the database refuses on their account."""
+        prelude: list[Statement] = []
+        if self.write:
+            keys = sorted(set(locks))
+            if keys:
+                prelude.append((_LOCK, (keys,)))
+        return self.run_all([*prelude, (query, params)])[-1]
+
+    def run_all(self, statements: Sequence[Statement]) -> list[psycopg.Cursor]:
+        """Execute ``statements`` in order in one round trip (a pipeline); returns their cursors."""
+        try:
+            if not self.started:
+                return self._first(statements)
+            if len(statements) == 1:
+                query, params = statements[0]
+                return [self.conn.execute(query, params)]  # type: ignore[arg-type]
+            return self._pipeline(statements)
+        except pgerrors.UniqueViolation as error:
+            raise _conflict(error) from None
+        except psycopg.DataError as error:
+            if "NUL" in str(error):
+                raise InvalidInput(detail="text must not contain NUL characters") from None
+            raise
+
+    def _pipeline(self, statements: Sequence[Statement]) -> list[psycopg.Cursor]:
+        with self.conn.pipeline():
+            return [self.conn.execute(query, params) for query, params in statements]  # type: ignore[arg-type]
+
+    def _first(self, statements: Sequence[Statement]) -> list[psycopg.Cursor]:
+        """The transaction's first round trip, with its BEGIN; on a broken connection (a server
+        restart, a dropped link) nothing happened yet, so it is retried once on a fresh one."""
+        begin: Statement = (WRITE if self.write else READ, None)
+        self.started = True
+        try:
+            cursors = self._pipeline([begin, *statements])
+        except psycopg.OperationalError:
+            if not self.conn.broken:
+                raise
+            self._pool.putconn(self.conn)
+            self.conn = self._pool.getconn()
+            cursors = self._pipeline([begin, *statements])
+        return cursors[1:]
+
+    def end(self, *, commit: bool) -> None:
+        """Commit (or roll back) and give the connection back to the pool. Raises what the commit
+        raises, and RuntimeError when asked to commit a transaction that a failed statement
+        aborted (PostgreSQL would silently roll it back); a failed rollback is ignored (the pool
+        discards a broken connection)."""
+        try:
+            if self.started:
+                if commit and self.conn.info.transaction_status == TransactionStatus.INERROR:
+                    self.conn.execute("ROLLBACK", prepare=False)
+                    raise RuntimeError("a statement of this transaction failed; it was rolled back")
+                if commit:
+                    self.conn.execute("COMMIT", prepare=False)
+                else:
+                    try:
+                        self.conn.execute("ROLLBACK", prepare=False)
+                    except psycopg.Error:
+                        pass
+        finally:
+            self._pool.putconn(self.conn)
+
+
+def _conflict(error: pgerrors.UniqueViolation) -> Conflict:
+    name = error.diag.constraint_name or ""
+    code, detail = _CONFLICTS.get(name, ("conflict", f"a uniqueness rule was broken ({name})"))
+    return Conflict(code, detail)
