@@ -64,8 +64,13 @@ class Reply(msgspec.Struct, frozen=True):
         return Response(self.body, status_code=self.status, media_type=JSON)
 
 
-def _canonical(raw: bytes) -> bytes:
-    return msgspec.json.encode(msgspec.json.decode(raw), order="sorted") if raw.strip() else b""
+def fingerprint(method: str, path: str, raw: bytes) -> str:
+    """What makes two requests "the same" for an idempotency key: method, path and JSON value
+    (whitespace and key order do not matter). ``raw`` is empty or valid JSON."""
+    digest = hashlib.sha256(f"{method} {path}\n".encode())
+    if raw.strip():
+        digest.update(msgspec.json.encode(msgspec.json.decode(raw), order="sorted"))
+    return digest.hexdigest()
 
 
 class Api:
@@ -108,8 +113,6 @@ class Api:
         key = request.headers.get(IDEMPOTENCY_HEADER)
         if key is None:
             return act().response()
-        digest = hashlib.sha256(f"{request.method} {request.scope['path']}\n".encode())
-        digest.update(_canonical(raw))
         made: list[Reply] = []
 
         def perform() -> StoredResponse:
@@ -125,7 +128,7 @@ class Api:
             return StoredResponse(status=status, content_type="application/problem+json", body=body)
 
         outcome = execute_once(
-            key, digest.hexdigest(), caller=caller, perform=perform, render=render, uow=self.store, clock=self.clock
+            key, fingerprint(request.method, request.scope["path"], raw), caller=caller, perform=perform, render=render, uow=self.store, clock=self.clock
         )
         if made and not outcome.replayed:
             return made[0].response()

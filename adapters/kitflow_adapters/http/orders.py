@@ -44,9 +44,10 @@ def order_routes(api: Api) -> list[HTTPRouteHandler]:
         """Place an order for a patient or a site."""
         caller = api.caller(request, CUSTOMER)
         payload, raw = await read_body(request, OrderInput)
-        command = payload.to_domain()
+        # the mapping checks shape, then structure: an invalid_order is a rule of the resource,
+        # so it is made inside the idempotent step and kept for the key (shape errors are not)
         return api.once(request, caller, raw, lambda: api.reply(
-            orders.place_order(command, caller=caller, uow=store, clock=clock), OrderOut, 201
+            orders.place_order(payload.to_domain(), caller=caller, uow=store, clock=clock), OrderOut, 201
         ))
 
     @get("/api/v3/order", sync_to_thread=False, **documented(query=ORDER_FILTERS))
