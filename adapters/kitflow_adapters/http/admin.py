@@ -43,11 +43,10 @@ def admin_routes(api: Api) -> list[HTTPRouteHandler]:
         return api.once(request, caller, b"", act)
 
     @delete("/api/v3/admin/key/{keyPrefix:str}", status_code=204, sync_to_thread=False, **documented(errors=(404,)))
-    def revoke_key(request: Request) -> Response[None]:
+    def revoke_key(request: Request) -> None:
         """Revoke a customer key, named by its first 8 characters."""
         caller = api.caller(request, OPERATOR)
         access.revoke_key(request.path_params["keyPrefix"], caller=caller, uow=store, clock=clock)
-        return Response(None, status_code=204)
 
     @post("/api/v3/admin/order/{orderId:str}/status", status_code=200, **documented(body=StatusInput, errors=(404, 409)))
     async def move_order(request: Request) -> Response[OrderOut]:

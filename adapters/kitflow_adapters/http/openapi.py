@@ -89,7 +89,9 @@ def openapi_config() -> OpenAPIConfig:
         version="3",
         path="/schema",
         render_plugins=[_CompletedJsonPlugin()],
-        openapi_router=Router("/schema", route_handlers=[], after_request=_problem_for_html),
+        openapi_router=Router(
+            "/schema", route_handlers=[], after_request=_problem_for_html, include_in_schema=False
+        ),
         security=[{SECURITY_SCHEME: []}],
         components=Components(
             security_schemes={
