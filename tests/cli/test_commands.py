@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.served import environment, no_traceback, run_kitflow, served
+from tests.cli.served import environment, no_traceback, run_kitflow
 
 
 def test_version_names_the_installed_distribution(tmp_path: Path) -> None:
@@ -37,22 +37,16 @@ def test_every_command_has_help(tmp_path: Path, command: tuple[str, ...], says: 
         assert word in result.stdout
 
 
-def test_customer_create_prints_one_json_line_whose_key_works(tmp_path: Path) -> None:
+def test_customer_create_prints_one_json_line(tmp_path: Path) -> None:
+    """(test_serve shows the key working against a server on the same database.)"""
     result = run_kitflow("customer", "create", "  Acme Remote Care ", "--database", "sqlite:///acme.db", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == 1
     made = json.loads(lines[0])
     assert set(made) == {"id", "name", "apiKey"}
-    assert made["name"] == "Acme Remote Care" and isinstance(made["id"], int)
-
-    with served("--database", "sqlite:///acme.db", cwd=tmp_path) as server, server.client(made["apiKey"]) as api:
-        assert api.get("/api/v3/patient").json()["total"] == 0
-        created = api.post("/api/v3/site", json={"name": "Acme main clinic"})
-        assert created.status_code == 201
-        assert api.get(f"/api/v3/site/{created.json()['id']}").status_code == 200
-        with server.client(made["apiKey"][:-1] + "x") as stranger:
-            assert stranger.get("/api/v3/patient").status_code == 401
+    assert made["name"] == "Acme Remote Care" and made["id"] == 1
+    assert len(made["apiKey"]) >= 22  # at least 128 bits in URL-safe base64
 
 
 def test_customer_create_takes_the_database_from_the_environment(tmp_path: Path) -> None:
