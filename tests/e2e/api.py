@@ -112,7 +112,11 @@ class World(msgspec.Struct, kw_only=True):
     anonymous: Api
 
     def order(self, tenant: Tenant, **fields: Any) -> dict[str, Any]:
-        return {"patient": {"id": tenant.patient}, "orderItems": [{"item": {"id": self.item}, "count": 1}], **fields}
+        return {
+            "patient": {"id": tenant.patient},
+            "orderItems": [{"item": {"id": self.item}, "count": 1}],
+            **fields,
+        }
 
 
 def customer(operator: Api, name: str) -> tuple[int, Api]:
@@ -128,7 +132,9 @@ def tenant(operator: Api, name: str, item: int) -> Tenant:
     customer_id, api = customer(operator, name)
     site = api.made("/api/v3/site", {"name": f"{name} clinic"})["id"]
     patient = api.made("/api/v3/patient", patient_body(site={"id": site}))["id"]
-    kit = api.made("/api/v3/kit", {"name": f"{name} kit", "kitItems": [{"item": {"id": item}, "count": 2}]})["id"]
+    kit = api.made("/api/v3/kit", {"name": f"{name} kit", "kitItems": [{"item": {"id": item}, "count": 2}]})[
+        "id"
+    ]
     assert api.key is not None
     return Tenant(api=api, id=customer_id, key=api.key, site=site, patient=patient, kit=kit)
 
@@ -136,10 +142,17 @@ def tenant(operator: Api, name: str, item: int) -> Tenant:
 def world(http: httpx.Client) -> World:
     """The operator, a catalog of three items (one not orderable) and two customers."""
     operator = Api(http)
-    item = operator.made("/api/v3/item", {"name": "Scale", "sku": "SC-1", "manufacturer": {"name": "Withings"}})["id"]
+    item = operator.made(
+        "/api/v3/item", {"name": "Scale", "sku": "SC-1", "manufacturer": {"name": "Withings"}}
+    )["id"]
     item2 = operator.made("/api/v3/item", {"name": "Cuff", "sku": "BP-1", "model": "M2"})["id"]
     unorderable = operator.made("/api/v3/item", {"name": "Old", "sku": "OLD-1", "orderable": False})["id"]
     return World(
-        operator=operator, item=item, item2=item2, unorderable=unorderable,
-        a=tenant(operator, "Acme", item), b=tenant(operator, "Bolt", item), anonymous=operator.as_(None),
+        operator=operator,
+        item=item,
+        item2=item2,
+        unorderable=unorderable,
+        a=tenant(operator, "Acme", item),
+        b=tenant(operator, "Bolt", item),
+        anonymous=operator.as_(None),
     )

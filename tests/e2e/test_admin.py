@@ -62,5 +62,8 @@ def test_request_id_is_echoed_or_made_and_each_request_logs_one_line(
     assert made_again.headers["x-request-id"] != "bad id with spaces"
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "kitflow.access"]
     assert [(line["method"], line["path"], line["status"]) for line in lines] == [
-        ("GET", "/api/v3/site", 200), ("GET", "/nope", 404), ("GET", "/health", 200)]
+        ("GET", "/api/v3/site", 200),
+        ("GET", "/nope", 404),
+        ("GET", "/health", 200),
+    ]
     assert lines[0]["requestId"] == "req-42" and all(line["durationMs"] >= 0 for line in lines)

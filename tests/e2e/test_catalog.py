@@ -25,21 +25,35 @@ def test_item_rules(w: World) -> None:
     body = problem(op.post("/api/v3/item", {"name": "Dup", "sku": "SC-1"}), 409, "duplicate_sku", "sku")
     assert str(w.item) in body["detail"]
     problem(op.post("/api/v3/item", {"name": "x"}), 400, "validation_error", "sku")
-    problem(op.post("/api/v3/item", {"name": "x", "sku": "z", "manufacturer": {"id": 99}}), 400,
-            "validation_error", "manufacturer.id")
-    problem(op.post("/api/v3/item", {"name": "x", "sku": "z", "manufacturer": {}}), 400, "validation_error",
-            "manufacturer.name")
+    problem(
+        op.post("/api/v3/item", {"name": "x", "sku": "z", "manufacturer": {"id": 99}}),
+        400,
+        "validation_error",
+        "manufacturer.id",
+    )
+    problem(
+        op.post("/api/v3/item", {"name": "x", "sku": "z", "manufacturer": {}}),
+        400,
+        "validation_error",
+        "manufacturer.name",
+    )
     maker = op.get(f"/api/v3/item/{w.item}").json()["manufacturer"]
     same = op.made("/api/v3/item", {"name": "Pad", "sku": "P-1", "manufacturer": {"name": " Withings "}})
     assert same["manufacturer"] == maker
-    by_id = op.made("/api/v3/item", {"name": "Pad2", "sku": "P-2", "manufacturer": {"id": maker["id"], "name": "X"}})
+    by_id = op.made(
+        "/api/v3/item", {"name": "Pad2", "sku": "P-2", "manufacturer": {"id": maker["id"], "name": "X"}}
+    )
     assert by_id["manufacturer"] == maker
 
 
 def test_item_patch(w: World) -> None:
     op, path = w.operator, f"/api/v3/item/{w.item2}"
     changed = op.patch(path, {"orderable": False, "model": None, "manufacturer": {"name": "Omron"}}).json()
-    assert changed["orderable"] is False and changed["model"] is None and changed["manufacturer"]["name"] == "Omron"
+    assert (
+        changed["orderable"] is False
+        and changed["model"] is None
+        and changed["manufacturer"]["name"] == "Omron"
+    )
     assert op.patch(path, {"orderable": None}).json()["orderable"] is True
     problem(op.patch(path, {"sku": "SC-1"}), 409, "duplicate_sku", "sku")
     problem(op.patch(path, {"name": None}), 400, "validation_error", "name")
@@ -48,10 +62,18 @@ def test_item_patch(w: World) -> None:
 
 def test_kits(w: World) -> None:
     api = w.a.api
-    kit = api.made("/api/v3/kit", {"name": "Starter", "kitItems": [{"item": {"id": w.item}},
-                                                                   {"item": {"id": w.unorderable}, "count": 3}]})
+    kit = api.made(
+        "/api/v3/kit",
+        {
+            "name": "Starter",
+            "kitItems": [{"item": {"id": w.item}}, {"item": {"id": w.unorderable}, "count": 3}],
+        },
+    )
     assert set(kit) == KIT_FIELDS and kit["archived"] is False
-    assert [(line["item"]["id"], line["count"]) for line in kit["kitItems"]] == [(w.item, 1), (w.unorderable, 3)]
+    assert [(line["item"]["id"], line["count"]) for line in kit["kitItems"]] == [
+        (w.item, 1),
+        (w.unorderable, 3),
+    ]
     assert api.get(f"/api/v3/kit/{kit['id']}").json() == kit
     path = f"/api/v3/kit/{kit['id']}"
     assert api.patch(path, {"name": "Renamed", "archived": True}).json()["archived"] is True
@@ -68,14 +90,26 @@ def test_kit_rules(w: World) -> None:
     line = {"item": {"id": w.item}}
     problem(api.post("/api/v3/kit", {"name": "x", "kitItems": []}), 400, "validation_error", "kitItems")
     problem(api.post("/api/v3/kit", {"name": "x"}), 400, "validation_error", "kitItems")
-    problem(api.post("/api/v3/kit", {"name": "x", "kitItems": [line, line]}), 400, "validation_error",
-            "kitItems[1].item.id")
-    problem(api.post("/api/v3/kit", {"name": "x", "kitItems": [{**line, "count": 10001}]}), 400,
-            "validation_error", "kitItems[0].count")
+    problem(
+        api.post("/api/v3/kit", {"name": "x", "kitItems": [line, line]}),
+        400,
+        "validation_error",
+        "kitItems[1].item.id",
+    )
+    problem(
+        api.post("/api/v3/kit", {"name": "x", "kitItems": [{**line, "count": 10001}]}),
+        400,
+        "validation_error",
+        "kitItems[0].count",
+    )
     many = [{"item": {"id": n}} for n in range(1, 102)]
     problem(api.post("/api/v3/kit", {"name": "x", "kitItems": many}), 400, "validation_error", "kitItems")
-    problem(api.post("/api/v3/kit", {"name": "x", "kitItems": [line, {"item": {"id": 4242}}]}), 400,
-            "item_does_not_exist", "kitItems[1].item.id")
+    problem(
+        api.post("/api/v3/kit", {"name": "x", "kitItems": [line, {"item": {"id": 4242}}]}),
+        400,
+        "item_does_not_exist",
+        "kitItems[1].item.id",
+    )
     assert api.get("/api/v3/kit").json()["total"] == 1
 
 

@@ -24,8 +24,11 @@ def test_bad_path_ids_are_404_before_the_key_is_looked_at(http: TestClient, bad:
         ("POST", f"/api/v3/admin/order/{bad}/status"),
         ("DELETE", f"/api/v3/order/{bad}"),  # a wrong method too: the bad id wins
     ]:
-        problem(anonymous.call(method, path, content=b"{not json", headers={"Content-Type": "text/plain"}),
-                404, "not_found")
+        problem(
+            anonymous.call(method, path, content=b"{not json", headers={"Content-Type": "text/plain"}),
+            404,
+            "not_found",
+        )
 
 
 def test_the_largest_id_is_well_formed(w: World) -> None:
@@ -62,45 +65,80 @@ def test_401_then_403_then_413_then_415_then_400_then_the_rules(w: World) -> Non
     problem(w.operator.call("POST", "/api/v3/site", content=b"[", headers=json_type), 403, "forbidden")
     # then 413 before 415
     problem(w.a.api.call("POST", "/api/v3/site", content=big, headers=text_type), 413, "payload_too_large")
-    problem(w.a.api.call("PATCH", f"/api/v3/site/{w.a.site}", content=big, headers=json_type), 413,
-            "payload_too_large")
+    problem(
+        w.a.api.call("PATCH", f"/api/v3/site/{w.a.site}", content=big, headers=json_type),
+        413,
+        "payload_too_large",
+    )
     # then 415 before 400
-    problem(w.a.api.call("POST", "/api/v3/site", content=b"[", headers=text_type), 415, "unsupported_media_type")
+    problem(
+        w.a.api.call("POST", "/api/v3/site", content=b"[", headers=text_type), 415, "unsupported_media_type"
+    )
     problem(w.a.api.call("POST", "/api/v3/site", content=b'{"name": "x"}'), 415, "unsupported_media_type")
     # then validation_error before the resource's own 404
-    problem(w.a.api.call("PATCH", "/api/v3/site/99999", content=b"[", headers=json_type), 400, "validation_error")
+    problem(
+        w.a.api.call("PATCH", "/api/v3/site/99999", content=b"[", headers=json_type), 400, "validation_error"
+    )
     problem(w.a.api.patch("/api/v3/site/99999", {"name": "ok"}), 404, "not_found")
 
 
 @pytest.mark.parametrize(
-    "content_type", ["application/json", "application/json; charset=utf-8", "APPLICATION/JSON",
-                     "application/merge-patch+json", "application/vnd.api+json;v=1"],
+    "content_type",
+    [
+        "application/json",
+        "application/json; charset=utf-8",
+        "APPLICATION/JSON",
+        "application/merge-patch+json",
+        "application/vnd.api+json;v=1",
+    ],
 )
 def test_json_content_types(w: World, content_type: str) -> None:
-    response = w.a.api.call("POST", "/api/v3/site", content=b'{"name": "x"}', headers={"Content-Type": content_type})
+    response = w.a.api.call(
+        "POST", "/api/v3/site", content=b'{"name": "x"}', headers={"Content-Type": content_type}
+    )
     assert response.status_code == 201, response.text
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/xml", "application/jsonx", "multipart/form-data"])
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/xml", "application/jsonx", "multipart/form-data"]
+)
 def test_non_json_content_types(w: World, content_type: str) -> None:
-    response = w.a.api.call("POST", "/api/v3/site", content=b'{"name": "x"}', headers={"Content-Type": content_type})
+    response = w.a.api.call(
+        "POST", "/api/v3/site", content=b'{"name": "x"}', headers={"Content-Type": content_type}
+    )
     problem(response, 415, "unsupported_media_type")
 
 
 @pytest.mark.parametrize(
     "raw",
-    [b"", b"[]", b"null", b"{", b'{"name": "x",}', b"\xff\xfe", b'{"name": "x\x00"', b"1" * 5000,
-     b"[" * 100_000 + b"]" * 100_000, b'{"name": 123}', b'{"name": "x", "name": 5}'],
+    [
+        b"",
+        b"[]",
+        b"null",
+        b"{",
+        b'{"name": "x",}',
+        b"\xff\xfe",
+        b'{"name": "x\x00"',
+        b"1" * 5000,
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"name": 123}',
+        b'{"name": "x", "name": 5}',
+    ],
 )
 def test_malformed_bodies_are_validation_errors(w: World, raw: bytes) -> None:
-    problem(w.a.api.call("POST", "/api/v3/site", content=raw, headers={"Content-Type": "application/json"}),
-            400, "validation_error")
+    problem(
+        w.a.api.call("POST", "/api/v3/site", content=raw, headers={"Content-Type": "application/json"}),
+        400,
+        "validation_error",
+    )
     assert w.a.api.get("/api/v3/site").json()["total"] == 1
 
 
 def test_deeply_nested_unknown_fields_are_ignored_or_refused_cleanly(w: World) -> None:
     nested = b'{"name": "x", "extra": ' + b"[" * 5000 + b"]" * 5000 + b"}"
-    response = w.a.api.call("POST", "/api/v3/site", content=nested, headers={"Content-Type": "application/json"})
+    response = w.a.api.call(
+        "POST", "/api/v3/site", content=nested, headers={"Content-Type": "application/json"}
+    )
     assert response.status_code in (201, 400), response.text
 
 
@@ -109,8 +147,12 @@ def test_strings_are_stored_verbatim_and_huge_numbers_are_refused(w: World) -> N
     site = w.a.api.made("/api/v3/site", {"name": hostile})
     assert w.a.api.get(f"/api/v3/site/{site['id']}").json()["name"] == hostile
     raw = b'{"patient": {"id": 123456789012345678901234567890}, "orderItems": [{"item": {"id": 1}}]}'
-    problem(w.a.api.call("POST", "/api/v3/order", content=raw, headers={"Content-Type": "application/json"}),
-            400, "validation_error", "patient.id")
+    problem(
+        w.a.api.call("POST", "/api/v3/order", content=raw, headers={"Content-Type": "application/json"}),
+        400,
+        "validation_error",
+        "patient.id",
+    )
 
 
 def test_problem_documents(w: World) -> None:
@@ -119,7 +161,9 @@ def test_problem_documents(w: World) -> None:
     assert body["errors"] == [{"field": "patient", "message": body["detail"]}]
     missing = problem(w.a.api.get("/api/v3/order/5"), 404, "not_found")
     assert "errors" not in missing
-    required = problem(w.a.api.post("/api/v3/patient", {"lastName": "x", "address": ADDRESS}), 400, "validation_error")
+    required = problem(
+        w.a.api.post("/api/v3/patient", {"lastName": "x", "address": ADDRESS}), 400, "validation_error"
+    )
     assert required["errors"][0]["field"] == "firstName"
 
 
@@ -138,4 +182,6 @@ def test_check_shape_catches_a_server_error() -> None:
     with pytest.raises(AssertionError):
         check_shape(httpx.Response(500, json={}, request=request))
     with pytest.raises(AssertionError):
-        check_shape(httpx.Response(404, text="<html>", headers={"content-type": "text/html"}, request=request))
+        check_shape(
+            httpx.Response(404, text="<html>", headers={"content-type": "text/html"}, request=request)
+        )

@@ -50,8 +50,10 @@ def test_every_route_is_documented_with_what_it_reads(http: TestClient, document
         assert set(re.findall(r"\{(\w+)\}", path)) <= names, path
         if method == "POST":
             assert "Idempotency-Key" in names and {"409", "422"} <= set(operation["responses"]), path
-        if method in ("PUT", "PATCH") or (method == "POST" and path.endswith(("order", "status", "patient",
-                                                                                "site", "item", "kit", "customer"))):
+        if method in ("PUT", "PATCH") or (
+            method == "POST"
+            and path.endswith(("order", "status", "patient", "site", "item", "kit", "customer"))
+        ):
             assert operation["requestBody"]["content"]["application/json"]["schema"]["$ref"], path
         if path == "/health":
             assert operation["security"] == []
@@ -76,7 +78,9 @@ def _tour(w: World) -> None:
     """Every endpoint, answered with success and with its errors."""
     a, op = w.a.api, w.operator
     kit = a.made("/api/v3/kit", {"name": "k", "kitItems": [{"item": {"id": w.item}}]})["id"]
-    order = a.made("/api/v3/order", {**w.order(w.a), "orderKits": [{"kit": {"id": kit}}], "orderNotes": [{"note": "n"}]})
+    order = a.made(
+        "/api/v3/order", {**w.order(w.a), "orderKits": [{"kit": {"id": kit}}], "orderNotes": [{"note": "n"}]}
+    )
     site_order = a.made("/api/v3/order", {"site": {"id": w.a.site}, "orderItems": [{"item": {"id": w.item}}]})
     a.post("/api/v3/order", w.order(w.a), headers={"Idempotency-Key": "tour"})
     a.post("/api/v3/order", w.order(w.a), headers={"Idempotency-Key": "tour"})
@@ -87,7 +91,12 @@ def _tour(w: World) -> None:
     a.post("/api/v3/order", w.order(w.a, externalOrderIds=["dup"]))
     a.post("/api/v3/order", w.order(w.a, externalOrderIds=["dup"]))
     a.call("POST", "/api/v3/order", content=b"{}", headers={"Content-Type": "text/plain"})
-    a.call("POST", "/api/v3/order", content=b"x" * (1024 * 1024 + 1), headers={"Content-Type": "application/json"})
+    a.call(
+        "POST",
+        "/api/v3/order",
+        content=b"x" * (1024 * 1024 + 1),
+        headers={"Content-Type": "application/json"},
+    )
     for params in ({}, {"size": 1}, {"status": "received", "sortDescending": "true"}, {"size": 0}):
         a.get("/api/v3/order", params=params)
     cursor = a.get("/api/v3/order", params={"size": 1}).json()["nextCursor"]
@@ -98,13 +107,23 @@ def _tour(w: World) -> None:
     a.post(f"/api/v3/order/{order['id']}/cancel")
     a.post(f"/api/v3/order/{order['id']}/cancel")
     op.post(f"/api/v3/admin/order/{site_order['id']}/status", {"status": "processing"})
-    op.post(f"/api/v3/admin/order/{site_order['id']}/status", {"status": "availableForPickup",
-                                                              "trackingNumber": {"carrier": "UPS", "value": "1"}})
+    op.post(
+        f"/api/v3/admin/order/{site_order['id']}/status",
+        {"status": "availableForPickup", "trackingNumber": {"carrier": "UPS", "value": "1"}},
+    )
     op.post(f"/api/v3/admin/order/{site_order['id']}/status", {"status": "cancelled"})
     op.post(f"/api/v3/admin/order/{site_order['id']}/status", {"status": "x"})
     a.post(f"/api/v3/admin/order/{site_order['id']}/status", {"status": "shipped"})
-    patient = a.made("/api/v3/patient", patient_body(dateOfBirth="1990-05-01", sex="female", email="a@b.c",
-                                                    site={"id": w.a.site}, externalIdentifier="x-1"))
+    patient = a.made(
+        "/api/v3/patient",
+        patient_body(
+            dateOfBirth="1990-05-01",
+            sex="female",
+            email="a@b.c",
+            site={"id": w.a.site},
+            externalIdentifier="x-1",
+        ),
+    )
     a.post("/api/v3/patient", patient_body(externalIdentifier="x-1"))
     a.post("/api/v3/patient", patient_body(firstName=None))
     a.get("/api/v3/patient", params={"name": "ada", "archived": "false"})
@@ -145,12 +164,19 @@ def test_real_answers_conform_to_the_document(http: TestClient, document: dict[s
     seen: set[tuple[str, int]] = set()
     for response in recorder.responses:
         method, path = response.request.method, response.request.url.path
-        template = next((t for pattern, t in templates if pattern.match(path) and (method, t) in operations), None)
+        template = next(
+            (t for pattern, t in templates if pattern.match(path) and (method, t) in operations), None
+        )
         if template is None:  # a wrong method: a 405 problem, documented nowhere by design
             assert response.status_code == 405, (method, path)
             continue
         documented = operations[(method, template)]["responses"]
-        assert str(response.status_code) in documented, (method, template, response.status_code, response.text)
+        assert str(response.status_code) in documented, (
+            method,
+            template,
+            response.status_code,
+            response.text,
+        )
         content = documented[str(response.status_code)].get("content", {})
         if response.status_code != 204:
             assert response.headers["content-type"] in content, (method, template, response.headers)
@@ -171,11 +197,15 @@ def test_the_check_catches_a_response_that_breaks_the_document(document: dict[st
         schema["/api/v3/site/{siteId}"]["GET"].validate_response(wrong)
 
 
-def test_a_client_generated_from_the_document_calls_a_list(http: TestClient, document: dict[str, Any]) -> None:
+def test_a_client_generated_from_the_document_calls_a_list(
+    http: TestClient, document: dict[str, Any]
+) -> None:
     """A request built only from the document's parameters (as a generated client would) works."""
     w = world(http)
     operation = document["paths"]["/api/v3/order"]["get"]
-    query = {p["name"]: ("true" if p["schema"].get("type") == "boolean" else None) for p in operation["parameters"]}
+    query = {
+        p["name"]: ("true" if p["schema"].get("type") == "boolean" else None) for p in operation["parameters"]
+    }
     query = {k: v for k, v in query.items() if v}
     response = Api(http, w.a.key).get("/api/v3/order", params=query)
     assert response.status_code == 200 and response.json()["content"] == []

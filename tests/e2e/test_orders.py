@@ -9,21 +9,39 @@ import pytest
 from tests.e2e.api import World, problem
 
 ORDER_FIELDS = {
-    "id", "externalOrderIds", "patient", "site", "currentStatus", "orderItems", "orderKits", "orderEvents",
-    "orderNotes", "trackingNumbers", "devices", "packedKits", "shippingOption", "createdAt", "updatedAt",
+    "id",
+    "externalOrderIds",
+    "patient",
+    "site",
+    "currentStatus",
+    "orderItems",
+    "orderKits",
+    "orderEvents",
+    "orderNotes",
+    "trackingNumbers",
+    "devices",
+    "packedKits",
+    "shippingOption",
+    "createdAt",
+    "updatedAt",
 }
 
 
 def test_create_order_answers_the_full_order(w: World) -> None:
-    order = w.a.api.made("/api/v3/order", {
-        "patient": {"id": w.a.patient, "firstName": "ignored"},
-        "orderItems": [{"item": {"id": w.item}, "count": 2}],
-        "orderKits": [{"kit": {"id": w.a.kit}}],
-        "externalOrderIds": ["ehr-4471"],
-        "shippingOption": "expedited",
-        "orderNotes": [{"note": " leave at the front desk "}],
-        "id": 5, "currentStatus": "delivered", "orderEvents": [],
-    })
+    order = w.a.api.made(
+        "/api/v3/order",
+        {
+            "patient": {"id": w.a.patient, "firstName": "ignored"},
+            "orderItems": [{"item": {"id": w.item}, "count": 2}],
+            "orderKits": [{"kit": {"id": w.a.kit}}],
+            "externalOrderIds": ["ehr-4471"],
+            "shippingOption": "expedited",
+            "orderNotes": [{"note": " leave at the front desk "}],
+            "id": 5,
+            "currentStatus": "delivered",
+            "orderEvents": [],
+        },
+    )
     assert set(order) == ORDER_FIELDS
     assert order["currentStatus"] == "received" and [e["name"] for e in order["orderEvents"]] == ["received"]
     assert order["patient"]["id"] == w.a.patient and order["patient"]["site"]["id"] == w.a.site
@@ -38,9 +56,18 @@ def test_create_order_answers_the_full_order(w: World) -> None:
 
 
 def test_a_site_order_and_the_shipping_default(w: World) -> None:
-    order = w.a.api.made("/api/v3/order", {"site": {"id": w.a.site}, "orderKits": [{"kit": {"id": w.a.kit}}],
-                                           "patient": None, "shippingOption": None})
-    assert order["site"]["id"] == w.a.site and order["patient"] is None and order["shippingOption"] == "standard"
+    order = w.a.api.made(
+        "/api/v3/order",
+        {
+            "site": {"id": w.a.site},
+            "orderKits": [{"kit": {"id": w.a.kit}}],
+            "patient": None,
+            "shippingOption": None,
+        },
+    )
+    assert (
+        order["site"]["id"] == w.a.site and order["patient"] is None and order["shippingOption"] == "standard"
+    )
 
 
 @pytest.mark.parametrize(
@@ -62,7 +89,11 @@ def test_a_site_order_and_the_shipping_default(w: World) -> None:
         ({"patient": None}, "invalid_order", "patient"),
         ({"site": {"id": 1}}, "invalid_order", "site"),
         ({"orderItems": []}, "invalid_order", "orderItems"),
-        ({"orderItems": [{"item": {"id": 1}}, {"item": {"id": 1}}]}, "invalid_order", "orderItems[1].item.id"),
+        (
+            {"orderItems": [{"item": {"id": 1}}, {"item": {"id": 1}}]},
+            "invalid_order",
+            "orderItems[1].item.id",
+        ),
         ({"externalOrderIds": ["a", "a"]}, "invalid_order", "externalOrderIds[1]"),
     ],
 )
@@ -78,20 +109,41 @@ def test_shape_is_checked_before_structure(w: World) -> None:
 
 def test_references_in_order_and_tenancy(w: World) -> None:
     api, b = w.a.api, w.b
-    archived = api.made("/api/v3/patient", {"firstName": "A", "lastName": "B", "address": {
-        "lineOne": "1", "city": "c", "state": "s", "zipCode": "z", "country": "US"}, "archived": True})["id"]
+    archived = api.made(
+        "/api/v3/patient",
+        {
+            "firstName": "A",
+            "lastName": "B",
+            "address": {"lineOne": "1", "city": "c", "state": "s", "zipCode": "z", "country": "US"},
+            "archived": True,
+        },
+    )["id"]
     inactive = api.made("/api/v3/site", {"name": "Closed", "active": False})["id"]
     archived_kit = api.made("/api/v3/kit", {"name": "Old", "kitItems": [{"item": {"id": w.item}}]})["id"]
     api.patch(f"/api/v3/kit/{archived_kit}", {"archived": True})
     bad_kit = api.made("/api/v3/kit", {"name": "Bad", "kitItems": [{"item": {"id": w.unorderable}}]})["id"]
     item_line = [{"item": {"id": w.item}}]
     cases = [
-        ({"patient": {"id": b.patient}, "orderItems": [{"item": {"id": 999}}]}, "patient_does_not_exist", "patient.id"),
-        ({"patient": {"id": archived}, "orderItems": [{"item": {"id": 999}}]}, "patient_archived", "patient.id"),
+        (
+            {"patient": {"id": b.patient}, "orderItems": [{"item": {"id": 999}}]},
+            "patient_does_not_exist",
+            "patient.id",
+        ),
+        (
+            {"patient": {"id": archived}, "orderItems": [{"item": {"id": 999}}]},
+            "patient_archived",
+            "patient.id",
+        ),
         ({"site": {"id": b.site}, "orderItems": item_line}, "site_does_not_exist", "site.id"),
         ({"site": {"id": inactive}, "orderItems": item_line}, "site_inactive", "site.id"),
-        ({"orderItems": [{"item": {"id": w.item}}, {"item": {"id": 999}}], "orderKits": [{"kit": {"id": b.kit}}]},
-         "item_does_not_exist", "orderItems[1].item.id"),
+        (
+            {
+                "orderItems": [{"item": {"id": w.item}}, {"item": {"id": 999}}],
+                "orderKits": [{"kit": {"id": b.kit}}],
+            },
+            "item_does_not_exist",
+            "orderItems[1].item.id",
+        ),
         ({"orderItems": [{"item": {"id": w.unorderable}}]}, "item_not_orderable", "orderItems[0].item.id"),
         ({"orderKits": [{"kit": {"id": b.kit}}]}, "kit_does_not_exist", "orderKits[0].kit.id"),
         ({"orderKits": [{"kit": {"id": archived_kit}}]}, "kit_archived", "orderKits[0].kit.id"),
@@ -112,8 +164,12 @@ def test_a_patient_whose_site_is_inactive_can_be_ordered_for(w: World) -> None:
 
 def test_external_order_ids_are_unique_per_customer(w: World) -> None:
     first = w.a.api.made("/api/v3/order", w.order(w.a, externalOrderIds=["x-1", "x-2"]))
-    body = problem(w.a.api.post("/api/v3/order", w.order(w.a, externalOrderIds=["x-3", "x-2"])), 409,
-                   "duplicate_external_order_id", "externalOrderIds[1]")
+    body = problem(
+        w.a.api.post("/api/v3/order", w.order(w.a, externalOrderIds=["x-3", "x-2"])),
+        409,
+        "duplicate_external_order_id",
+        "externalOrderIds[1]",
+    )
     assert str(first["id"]) in body["detail"]
     w.b.api.made("/api/v3/order", w.order(w.b, externalOrderIds=["x-2"]))
 
@@ -129,7 +185,9 @@ def test_orders_show_current_data(w: World) -> None:
 def test_order_list_filters(w: World) -> None:
     api = w.a.api
     one = api.made("/api/v3/order", w.order(w.a, externalOrderIds=["e-1"]))["id"]
-    two = api.made("/api/v3/order", {"site": {"id": w.a.site}, "orderItems": [{"item": {"id": w.item}}]})["id"]
+    two = api.made("/api/v3/order", {"site": {"id": w.a.site}, "orderItems": [{"item": {"id": w.item}}]})[
+        "id"
+    ]
     three = api.made("/api/v3/order", w.order(w.a))["id"]
     w.b.api.made("/api/v3/order", w.order(w.b))
     api.post(f"/api/v3/order/{three}/cancel")
@@ -150,10 +208,21 @@ def test_order_list_filters(w: World) -> None:
     naive = created.removesuffix("Z")
     later = (dt.datetime.fromisoformat(naive) + dt.timedelta(hours=2)).isoformat()
     assert ids({"createdFrom": naive}) == [o for o in (one, two, three) if o >= two]
-    assert ids({"createdTo": created}) == [o for o in (one, two, three) if o < two] or ids({"createdTo": created}) == [one]
+    assert ids({"createdTo": created}) == [o for o in (one, two, three) if o < two] or ids(
+        {"createdTo": created}
+    ) == [one]
     assert ids({"createdFrom": f"{later}+02:00"}) == ids({"createdFrom": naive})
-    for name, value in [("status", "lost"), ("patientId", "x"), ("createdFrom", "soon"), ("id", "2.5"),
-                        ("size", "0"), ("size", "251"), ("page", "0"), ("page", "-1"), ("sortDescending", "True")]:
+    for name, value in [
+        ("status", "lost"),
+        ("patientId", "x"),
+        ("createdFrom", "soon"),
+        ("id", "2.5"),
+        ("size", "0"),
+        ("size", "251"),
+        ("page", "0"),
+        ("page", "-1"),
+        ("sortDescending", "True"),
+    ]:
         problem(api.get("/api/v3/order", params={name: value}), 400, "validation_error", name)
 
 
@@ -166,9 +235,15 @@ def test_customer_cancel_and_the_operators_lifecycle(w: World) -> None:
     problem(op.post(status, {"status": "processing"}), 409, "invalid_transition")
     problem(op.post(status, {"status": "availableForPickup"}), 409, "invalid_transition")
     problem(op.post(status, {"status": "lost"}), 400, "validation_error", "status")
-    problem(op.post(status, {"status": "shipped", "trackingNumber": {"carrier": "UPS"}}), 400, "validation_error",
-            "trackingNumber.value")
-    shipped = op.post(status, {"status": "shipped", "trackingNumber": {"carrier": "UPS", "value": "1Z"}}).json()
+    problem(
+        op.post(status, {"status": "shipped", "trackingNumber": {"carrier": "UPS"}}),
+        400,
+        "validation_error",
+        "trackingNumber.value",
+    )
+    shipped = op.post(
+        status, {"status": "shipped", "trackingNumber": {"carrier": "UPS", "value": "1Z"}}
+    ).json()
     assert shipped["trackingNumbers"] == [{"carrier": "UPS", "value": "1Z"}]
     assert [e["name"] for e in shipped["orderEvents"]] == ["received", "processing", "shipped"]
     problem(api.post(f"/api/v3/order/{order}/cancel"), 409, "invalid_transition")
@@ -176,7 +251,9 @@ def test_customer_cancel_and_the_operators_lifecycle(w: World) -> None:
     problem(op.post("/api/v3/admin/order/8888/status", {"status": "processing"}), 404, "not_found")
     problem(api.post(status, {"status": "processing"}), 403, "forbidden")
 
-    site_order = api.made("/api/v3/order", {"site": {"id": w.a.site}, "orderItems": [{"item": {"id": w.item}}]})
+    site_order = api.made(
+        "/api/v3/order", {"site": {"id": w.a.site}, "orderItems": [{"item": {"id": w.item}}]}
+    )
     path = f"/api/v3/admin/order/{site_order['id']}/status"
     op.post(path, {"status": "processing"})
     assert op.post(path, {"status": "availableForPickup"}).json()["currentStatus"] == "availableForPickup"

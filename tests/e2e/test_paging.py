@@ -43,7 +43,9 @@ def test_page_numbers(w: World) -> None:
     assert [o["externalOrderIds"] for o in third["content"]] == [["e-6"]]
     assert third["last"] and not third["first"] and third["nextCursor"] is None
     past = _page(api, "/api/v3/order", size=3, page=9)
-    assert past["content"] == [] and past["last"] is True and past["nextCursor"] is None and past["total"] == 7
+    assert (
+        past["content"] == [] and past["last"] is True and past["nextCursor"] is None and past["total"] == 7
+    )
     huge = _page(api, "/api/v3/order", page=str(2**63 - 1))
     assert huge["content"] == [] and huge["last"] is True
 
@@ -85,12 +87,24 @@ def test_a_cursor_belongs_to_its_caller_filters_size_order_and_resource(w: World
     w.b.api.made("/api/v3/order", w.order(w.b))
     cursor = _page(w.a.api, "/api/v3/order", size=2, status="received")["nextCursor"]
     assert cursor
-    problem(w.b.api.get("/api/v3/order", params={"cursor": cursor, "size": 2, "status": "received"}), 400,
-            "validation_error", "cursor")
-    for params in ({"size": 2}, {"size": 3, "status": "received"}, {"size": 2, "status": "shipped"},
-                   {"size": 2, "status": "received", "sortDescending": "true"}):
-        problem(w.a.api.get("/api/v3/order", params={"cursor": cursor, **params}), 400, "validation_error",
-                "cursor")
+    problem(
+        w.b.api.get("/api/v3/order", params={"cursor": cursor, "size": 2, "status": "received"}),
+        400,
+        "validation_error",
+        "cursor",
+    )
+    for params in (
+        {"size": 2},
+        {"size": 3, "status": "received"},
+        {"size": 2, "status": "shipped"},
+        {"size": 2, "status": "received", "sortDescending": "true"},
+    ):
+        problem(
+            w.a.api.get("/api/v3/order", params={"cursor": cursor, **params}),
+            400,
+            "validation_error",
+            "cursor",
+        )
     problem(w.a.api.get("/api/v3/patient", params={"cursor": cursor}), 400, "validation_error", "cursor")
     ok = _page(w.a.api, "/api/v3/order", cursor=cursor, status="received", page=40)
     assert ok["page"] == 2 and ok["size"] == 2  # page is ignored, size taken from the cursor
@@ -109,8 +123,14 @@ def test_cursors_on_the_other_lists(w: World) -> None:
     api = w.a.api
     for n in range(4):
         api.made("/api/v3/site", {"name": f"s{n}"})
-        api.made("/api/v3/patient", {"firstName": f"p{n}", "lastName": "x", "address": {
-            "lineOne": "1", "city": "c", "state": "s", "zipCode": "z", "country": "US"}})
+        api.made(
+            "/api/v3/patient",
+            {
+                "firstName": f"p{n}",
+                "lastName": "x",
+                "address": {"lineOne": "1", "city": "c", "state": "s", "zipCode": "z", "country": "US"},
+            },
+        )
         api.made("/api/v3/kit", {"name": f"k{n}", "kitItems": [{"item": {"id": w.item}}]})
     for path in LISTS:
         everything = [row["id"] for row in _page(api, path, size=250)["content"]]

@@ -8,8 +8,20 @@ from tests.e2e.api import ADDRESS, World, patient_body, problem
 
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 PATIENT_FIELDS = {
-    "id", "externalIdentifier", "firstName", "lastName", "dateOfBirth", "email", "phoneNumber", "sex",
-    "address", "site", "enrolled", "archived", "createdAt", "updatedAt",
+    "id",
+    "externalIdentifier",
+    "firstName",
+    "lastName",
+    "dateOfBirth",
+    "email",
+    "phoneNumber",
+    "sex",
+    "address",
+    "site",
+    "enrolled",
+    "archived",
+    "createdAt",
+    "updatedAt",
 }
 SITE_FIELDS = {"id", "name", "active", "phoneNumber", "address", "createdAt", "updatedAt"}
 
@@ -30,23 +42,41 @@ def test_create_patient_answers_every_field_with_defaults_and_the_full_site(w: W
 def test_null_means_absent_for_optional_fields_and_is_invalid_for_required_ones(w: World) -> None:
     made = w.a.api.made("/api/v3/patient", patient_body(sex=None, enrolled=None, site=None, email=None))
     assert made["sex"] == "unknown" and made["enrolled"] is True and made["site"] is None
-    problem(w.a.api.post("/api/v3/patient", patient_body(firstName=None)), 400, "validation_error", "firstName")
+    problem(
+        w.a.api.post("/api/v3/patient", patient_body(firstName=None)), 400, "validation_error", "firstName"
+    )
     problem(
         w.a.api.post("/api/v3/patient", patient_body(address={**ADDRESS, "city": None})),
-        400, "validation_error", "address.city",
+        400,
+        "validation_error",
+        "address.city",
     )
 
 
 def test_patient_field_rules_name_the_field_in_wire_names(w: World) -> None:
     api = w.a.api
     problem(api.post("/api/v3/patient", patient_body(lastName="   ")), 400, "validation_error", "lastName")
-    problem(api.post("/api/v3/patient", patient_body(address={**ADDRESS, "zipCode": " "})), 400,
-            "validation_error", "address.zipCode")
-    problem(api.post("/api/v3/patient", patient_body(firstName="x" * 256)), 400, "validation_error", "firstName")
-    problem(api.post("/api/v3/patient", patient_body(dateOfBirth="2999-01-01")), 400, "validation_error",
-            "dateOfBirth")
-    problem(api.post("/api/v3/patient", patient_body(dateOfBirth="yesterday")), 400, "validation_error",
-            "dateOfBirth")
+    problem(
+        api.post("/api/v3/patient", patient_body(address={**ADDRESS, "zipCode": " "})),
+        400,
+        "validation_error",
+        "address.zipCode",
+    )
+    problem(
+        api.post("/api/v3/patient", patient_body(firstName="x" * 256)), 400, "validation_error", "firstName"
+    )
+    problem(
+        api.post("/api/v3/patient", patient_body(dateOfBirth="2999-01-01")),
+        400,
+        "validation_error",
+        "dateOfBirth",
+    )
+    problem(
+        api.post("/api/v3/patient", patient_body(dateOfBirth="yesterday")),
+        400,
+        "validation_error",
+        "dateOfBirth",
+    )
     problem(api.post("/api/v3/patient", patient_body(sex="robot")), 400, "validation_error", "sex")
     problem(api.post("/api/v3/patient", patient_body(site={"id": 1.0})), 400, "validation_error", "site.id")
     problem(api.post("/api/v3/patient", patient_body(site={"id": True})), 400, "validation_error", "site.id")
@@ -56,22 +86,30 @@ def test_patient_field_rules_name_the_field_in_wire_names(w: World) -> None:
 
 def test_external_identifier_is_unique_per_customer(w: World) -> None:
     first = w.a.api.made("/api/v3/patient", patient_body(externalIdentifier="ehr-1"))
-    body = problem(w.a.api.post("/api/v3/patient", patient_body(externalIdentifier="ehr-1")), 409,
-                   "duplicate_external_identifier")
+    body = problem(
+        w.a.api.post("/api/v3/patient", patient_body(externalIdentifier="ehr-1")),
+        409,
+        "duplicate_external_identifier",
+    )
     assert str(first["id"]) in body["detail"]
     w.b.api.made("/api/v3/patient", patient_body(externalIdentifier="ehr-1"))  # another customer may
 
 
 def test_site_reference_of_another_customer_is_site_does_not_exist(w: World) -> None:
     for site in (w.b.site, 999_999):
-        problem(w.a.api.post("/api/v3/patient", patient_body(site={"id": site})), 400, "site_does_not_exist",
-                "site.id")
+        problem(
+            w.a.api.post("/api/v3/patient", patient_body(site={"id": site})),
+            400,
+            "site_does_not_exist",
+            "site.id",
+        )
 
 
 def test_put_replaces_and_returns_left_out_fields_to_defaults(w: World) -> None:
     api = w.a.api
-    made = api.made("/api/v3/patient", patient_body(sex="female", email="a@b.c", site={"id": w.a.site},
-                                                     enrolled=False))
+    made = api.made(
+        "/api/v3/patient", patient_body(sex="female", email="a@b.c", site={"id": w.a.site}, enrolled=False)
+    )
     replaced = api.put(f"/api/v3/patient/{made['id']}", patient_body(firstName="Grace"))
     assert replaced.status_code == 200, replaced.text
     body = replaced.json()
@@ -115,8 +153,12 @@ def test_another_customers_patient_is_exactly_a_missing_one(w: World) -> None:
 
 def test_patient_list_filters(w: World) -> None:
     api = w.a.api
-    api.made("/api/v3/patient", patient_body(firstName="Ångström", lastName="Zed", email="Z@X.org",
-                                             externalIdentifier="E-9", enrolled=False))
+    api.made(
+        "/api/v3/patient",
+        patient_body(
+            firstName="Ångström", lastName="Zed", email="Z@X.org", externalIdentifier="E-9", enrolled=False
+        ),
+    )
     api.made("/api/v3/patient", patient_body(firstName="Bob", lastName="Archived", archived=True))
 
     def names(**params: object) -> list[str]:
@@ -147,8 +189,12 @@ def test_sites(w: World) -> None:
     replaced = api.put(path, {"name": "South"}).json()
     assert replaced["active"] is True and replaced["address"] is None and replaced["phoneNumber"] is None
     problem(api.post("/api/v3/site", {"name": ""}), 400, "validation_error", "name")
-    problem(api.post("/api/v3/site", {"name": "x", "address": {"lineOne": "1"}}), 400, "validation_error",
-            "address.city")
+    problem(
+        api.post("/api/v3/site", {"name": "x", "address": {"lineOne": "1"}}),
+        400,
+        "validation_error",
+        "address.city",
+    )
     problem(api.patch(path, {"name": None}), 400, "validation_error", "name")
     api.patch(path, {"active": False})
     names = lambda **q: [s["name"] for s in api.get("/api/v3/site", params=q).json()["content"]]  # noqa: E731

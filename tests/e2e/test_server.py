@@ -28,11 +28,29 @@ class Server:
     def __init__(self, database: Path) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "KITFLOW_DATABASE_URL": f"sqlite:///{database}", "KITFLOW_OPERATOR_KEY": OPERATOR_KEY}
+        env = {
+            **os.environ,
+            "KITFLOW_DATABASE_URL": f"sqlite:///{database}",
+            "KITFLOW_OPERATOR_KEY": OPERATOR_KEY,
+        }
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "kitflow_adapters.bootstrap:create_app",
-             "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log", "--log-level", "warning"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "kitflow_adapters.bootstrap:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
         while True:
@@ -96,14 +114,19 @@ def test_patients_and_sites(sw: World) -> None:
     assert api.get(f"/api/v3/patient/{patient['id']}").json() == patient
     assert api.patch(f"/api/v3/patient/{patient['id']}", {"archived": True}).json()["archived"] is True
     assert api.put(f"/api/v3/site/{sw.a.site}", {"name": "Put"}).json()["name"] == "Put"
-    assert any(p["id"] == patient["id"] for p in api.get("/api/v3/patient", params={"name": "remote"}).json()["content"])
+    assert any(
+        p["id"] == patient["id"]
+        for p in api.get("/api/v3/patient", params={"name": "remote"}).json()["content"]
+    )
     problem(sw.b.api.get(f"/api/v3/patient/{patient['id']}"), 404, "not_found")
 
 
 def test_catalog_and_kits(sw: World) -> None:
     item = sw.operator.made("/api/v3/item", {"name": "Remote scale", "sku": "RS-1"})
     assert sw.a.api.get(f"/api/v3/item/{item['id']}").json() == item
-    kit = sw.a.api.made("/api/v3/kit", {"name": "Remote", "kitItems": [{"item": {"id": item["id"]}, "count": 2}]})
+    kit = sw.a.api.made(
+        "/api/v3/kit", {"name": "Remote", "kitItems": [{"item": {"id": item["id"]}, "count": 2}]}
+    )
     assert sw.a.api.patch(f"/api/v3/kit/{kit['id']}", {"name": "Renamed"}).json()["name"] == "Renamed"
     problem(sw.a.api.post("/api/v3/item", {"name": "x", "sku": "y"}), 403, "forbidden")
 
@@ -116,8 +139,11 @@ def test_orders_lifecycle_and_lists(sw: World) -> None:
     assert api.post(f"/api/v3/order/{order['id']}/cancel").json()["currentStatus"] == "cancelled"
     listed = api.get("/api/v3/order", params={"externalOrderId": "remote-1"}).json()
     assert [o["id"] for o in listed["content"]] == [order["id"]]
-    problem(api.post("/api/v3/order", sw.order(sw.a, externalOrderIds=["remote-1"])), 409,
-            "duplicate_external_order_id")
+    problem(
+        api.post("/api/v3/order", sw.order(sw.a, externalOrderIds=["remote-1"])),
+        409,
+        "duplicate_external_order_id",
+    )
 
 
 def test_admin_keys(sw: World) -> None:
@@ -134,12 +160,21 @@ def test_errors_over_real_http(client: httpx.Client, sw: World) -> None:
     problem(api.get(f"/api/v3/order/{2**64}"), 404, "not_found")
     problem(api.call("DELETE", "/api/v3/order"), 405, "method_not_allowed")
     big = b"[" + b"1," * (600 * 1024) + b"1]"
-    problem(api.call("POST", "/api/v3/site", content=big, headers={"Content-Type": "application/json"}), 413,
-            "payload_too_large")
-    problem(api.call("POST", "/api/v3/site", content=b"{}", headers={"Content-Type": "text/csv"}), 415,
-            "unsupported_media_type")
-    problem(api.call("POST", "/api/v3/site", content=b"\xff", headers={"Content-Type": "application/json"}), 400,
-            "validation_error")
+    problem(
+        api.call("POST", "/api/v3/site", content=big, headers={"Content-Type": "application/json"}),
+        413,
+        "payload_too_large",
+    )
+    problem(
+        api.call("POST", "/api/v3/site", content=b"{}", headers={"Content-Type": "text/csv"}),
+        415,
+        "unsupported_media_type",
+    )
+    problem(
+        api.call("POST", "/api/v3/site", content=b"\xff", headers={"Content-Type": "application/json"}),
+        400,
+        "validation_error",
+    )
     assert client.get("/health").status_code == 200
 
 

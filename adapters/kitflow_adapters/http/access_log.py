@@ -56,8 +56,14 @@ class AccessLog:
             if status == 0:
                 body = problem_body(500, "internal_error", "an unexpected error occurred; it has been logged")
                 await send_with_id(
-                    {"type": "http.response.start", "status": 500,
-                     "headers": [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]}
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [
+                            (b"content-type", PROBLEM_JSON.encode()),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
                 )
                 await send({"type": "http.response.body", "body": body})
         finally:

@@ -9,7 +9,7 @@ from litestar.handlers import HTTPRouteHandler
 from kitflow.services import access, orders
 from kitflow_adapters.http.endpoint import OPERATOR, Api, Reply
 from kitflow_adapters.http.openapi import documented
-from kitflow_adapters.http.parsing import path_id, read_body
+from kitflow_adapters.http.parsing import path_id
 from kitflow_adapters.http.wire import ApiKeyOut, CustomerInput, CustomerOut, OrderOut, StatusInput
 
 
@@ -20,8 +20,7 @@ def admin_routes(api: Api) -> list[HTTPRouteHandler]:
     @post("/api/v3/admin/customer", status_code=201, **documented(body=CustomerInput))
     async def create_customer(request: Request) -> Response[CustomerOut]:
         """Create a customer with its first key (shown only in this answer)."""
-        caller = api.caller(request, OPERATOR)
-        payload, raw = await read_body(request, CustomerInput)
+        caller, payload, raw = await api.caller_and_body(request, OPERATOR, CustomerInput)
 
         def act() -> Reply:
             made = access.create_customer(payload.name, caller=caller, uow=store, clock=clock)
@@ -29,8 +28,12 @@ def admin_routes(api: Api) -> list[HTTPRouteHandler]:
 
         return api.once(request, caller, raw, act)
 
-    @post("/api/v3/admin/customer/{customerId:str}/key", status_code=201, sync_to_thread=False,
-          **documented(errors=(404,)))
+    @post(
+        "/api/v3/admin/customer/{customerId:str}/key",
+        status_code=201,
+        sync_to_thread=False,
+        **documented(errors=(404,)),
+    )
     def issue_key(request: Request) -> Response[ApiKeyOut]:
         """Issue another key for a customer (shown only in this answer)."""
         customer_id = path_id(request, "customerId")
@@ -42,21 +45,34 @@ def admin_routes(api: Api) -> list[HTTPRouteHandler]:
 
         return api.once(request, caller, b"", act)
 
-    @delete("/api/v3/admin/key/{keyPrefix:str}", status_code=204, sync_to_thread=False, **documented(errors=(404,)))
+    @delete(
+        "/api/v3/admin/key/{keyPrefix:str}",
+        status_code=204,
+        sync_to_thread=False,
+        **documented(errors=(404,)),
+    )
     def revoke_key(request: Request) -> None:
         """Revoke a customer key, named by its first 8 characters."""
         caller = api.caller(request, OPERATOR)
         access.revoke_key(request.path_params["keyPrefix"], caller=caller, uow=store, clock=clock)
 
-    @post("/api/v3/admin/order/{orderId:str}/status", status_code=200, **documented(body=StatusInput, errors=(404, 409)))
+    @post(
+        "/api/v3/admin/order/{orderId:str}/status",
+        status_code=200,
+        **documented(body=StatusInput, errors=(404, 409)),
+    )
     async def move_order(request: Request) -> Response[OrderOut]:
         """Move an order along its lifecycle, adding a tracking number when given."""
         order_id = path_id(request, "orderId")
-        caller = api.caller(request, OPERATOR)
-        payload, raw = await read_body(request, StatusInput)
+        caller, payload, raw = await api.caller_and_body(request, OPERATOR, StatusInput)
         move = payload.to_domain()
-        return api.once(request, caller, raw, lambda: api.reply(
-            orders.move_order(order_id, move, caller=caller, uow=store, clock=clock), OrderOut, 200
-        ))
+        return api.once(
+            request,
+            caller,
+            raw,
+            lambda: api.reply(
+                orders.move_order(order_id, move, caller=caller, uow=store, clock=clock), OrderOut, 200
+            ),
+        )
 
     return [create_customer, issue_key, revoke_key, move_order]

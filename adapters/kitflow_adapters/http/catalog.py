@@ -12,7 +12,7 @@ from kitflow.domain.kit import KitFilter
 from kitflow.services import catalog
 from kitflow_adapters.http.endpoint import ANYONE, CUSTOMER, OPERATOR, Api
 from kitflow_adapters.http.openapi import documented
-from kitflow_adapters.http.parsing import BOOLEAN, ID, Param, list_request, path_id, read_body, read_query
+from kitflow_adapters.http.parsing import BOOLEAN, ID, Param, list_request, path_id, read_query
 from kitflow_adapters.http.wire import (
     ItemInput,
     ItemOut,
@@ -38,12 +38,14 @@ def item_routes(api: Api) -> list[HTTPRouteHandler]:
     @post("/api/v3/item", status_code=201, **documented(body=ItemInput, errors=(409,)))
     async def create_item(request: Request) -> Response[ItemOut]:
         """Add an item to the catalog (operator)."""
-        caller = api.caller(request, OPERATOR)
-        payload, raw = await read_body(request, ItemInput)
+        caller, payload, raw = await api.caller_and_body(request, OPERATOR, ItemInput)
         draft = payload.to_domain()
-        return api.once(request, caller, raw, lambda: api.reply(
-            catalog.create_item(draft, caller=caller, uow=store), ItemOut, 201
-        ))
+        return api.once(
+            request,
+            caller,
+            raw,
+            lambda: api.reply(catalog.create_item(draft, caller=caller, uow=store), ItemOut, 201),
+        )
 
     @get("/api/v3/item", sync_to_thread=False, **documented(query=ITEM_FILTERS))
     def list_items(request: Request) -> Response[ItemPage]:
@@ -63,10 +65,8 @@ def item_routes(api: Api) -> list[HTTPRouteHandler]:
     async def patch_item(request: Request) -> Response[ItemOut]:
         """Change only the fields sent (operator)."""
         item_id = path_id(request, "itemId")
-        caller = api.caller(request, OPERATOR)
-        payload, _ = await read_body(request, ItemPatchInput)
-        change = payload.to_domain()
-        return api.show(catalog.patch_item(item_id, change, caller=caller, uow=store), ItemOut)
+        caller, payload, _ = await api.caller_and_body(request, OPERATOR, ItemPatchInput)
+        return api.show(catalog.patch_item(item_id, payload.to_domain(), caller=caller, uow=store), ItemOut)
 
     return [create_item, list_items, get_item, patch_item]
 
@@ -78,12 +78,14 @@ def kit_routes(api: Api) -> list[HTTPRouteHandler]:
     @post("/api/v3/kit", status_code=201, **documented(body=KitInput))
     async def create_kit(request: Request) -> Response[KitOut]:
         """Create a kit."""
-        caller = api.caller(request, CUSTOMER)
-        payload, raw = await read_body(request, KitInput)
+        caller, payload, raw = await api.caller_and_body(request, CUSTOMER, KitInput)
         draft = payload.to_domain()
-        return api.once(request, caller, raw, lambda: api.reply(
-            catalog.create_kit(draft, caller=caller, uow=store, clock=clock), KitOut, 201
-        ))
+        return api.once(
+            request,
+            caller,
+            raw,
+            lambda: api.reply(catalog.create_kit(draft, caller=caller, uow=store, clock=clock), KitOut, 201),
+        )
 
     @get("/api/v3/kit", sync_to_thread=False, **documented(query=KIT_FILTERS))
     def list_kits(request: Request) -> Response[KitPage]:
@@ -103,9 +105,9 @@ def kit_routes(api: Api) -> list[HTTPRouteHandler]:
     async def patch_kit(request: Request) -> Response[KitOut]:
         """Rename or (un)archive a kit; its items never change."""
         kit_id = path_id(request, "kitId")
-        caller = api.caller(request, CUSTOMER)
-        payload, _ = await read_body(request, KitPatchInput)
-        change = payload.to_domain()
-        return api.show(catalog.patch_kit(kit_id, change, caller=caller, uow=store, clock=clock), KitOut)
+        caller, payload, _ = await api.caller_and_body(request, CUSTOMER, KitPatchInput)
+        return api.show(
+            catalog.patch_kit(kit_id, payload.to_domain(), caller=caller, uow=store, clock=clock), KitOut
+        )
 
     return [create_kit, list_kits, get_kit, patch_kit]

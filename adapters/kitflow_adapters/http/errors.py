@@ -19,7 +19,6 @@ from litestar.exceptions import (
 )
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 
-from kitflow_adapters.http.parsing import has_bad_path_id
 from kitflow.domain.errors import (
     Conflict,
     DomainError,
@@ -31,6 +30,7 @@ from kitflow.domain.errors import (
     RuleBroken,
     Unauthorized,
 )
+from kitflow_adapters.http.parsing import has_bad_path_id
 
 PROBLEM_JSON: Final = "application/problem+json"
 log = logging.getLogger("kitflow.http")
@@ -84,7 +84,12 @@ class Problem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
 
 _SEGMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])*)")
-_REFERENCES: Final = {"patient_id": "patient.id", "site_id": "site.id", "item_id": "item.id", "kit_id": "kit.id"}
+_REFERENCES: Final = {
+    "patient_id": "patient.id",
+    "site_id": "site.id",
+    "item_id": "item.id",
+    "kit_id": "kit.id",
+}
 
 
 @functools.lru_cache(maxsize=4096)
@@ -126,8 +131,12 @@ def problem_body(
     ]
     return msgspec.json.encode(
         Problem(
-            type=f"/problems/{code}", title=title(code), status=status, detail=detail or title(code),
-            code=code, errors=errors or None,
+            type=f"/problems/{code}",
+            title=title(code),
+            status=status,
+            detail=detail or title(code),
+            code=code,
+            errors=errors or None,
         )
     )
 
@@ -140,7 +149,10 @@ def problem_response(
     headers: dict[str, str] | None = None,
 ) -> Response[bytes]:
     return Response(
-        problem_body(status, code, detail, problems), status_code=status, media_type=PROBLEM_JSON, headers=headers
+        problem_body(status, code, detail, problems),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
     )
 
 

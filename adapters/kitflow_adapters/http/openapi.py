@@ -39,7 +39,10 @@ _DESCRIPTIONS: Final = {
 
 def _problem(status: int) -> ResponseSpec:
     return ResponseSpec(
-        data_container=Problem, description=_DESCRIPTIONS[status], media_type=PROBLEM_JSON, generate_examples=False
+        data_container=Problem,
+        description=_DESCRIPTIONS[status],
+        media_type=PROBLEM_JSON,
+        generate_examples=False,
     )
 
 
@@ -164,7 +167,8 @@ def complete(app: Litestar) -> dict[str, Any]:
     """Add to the document Litestar generated (in place, so that Litestar serves it) what the
     handlers read themselves; raises RuntimeError when two different schemas share a name.
     Returns the document."""
-    document: dict[str, Any] = app.plugins.get("OpenAPIPlugin").provide_openapi_schema()  # type: ignore[attr-defined]
+    plugin: Any = app.plugins.get("OpenAPIPlugin")
+    document: dict[str, Any] = plugin.provide_openapi_schema()
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     bodies: dict[type, str] = {}
     for route in app.routes:
@@ -192,7 +196,9 @@ def complete(app: Litestar) -> dict[str, Any]:
     return document
 
 
-def _complete_operation(operation: dict[str, Any], method: str, opt: dict[str, Any], bodies: dict[type, str]) -> None:
+def _complete_operation(
+    operation: dict[str, Any], method: str, opt: dict[str, Any], bodies: dict[type, str]
+) -> None:
     parameters = operation.setdefault("parameters", [])
     for parameter in parameters:
         if parameter.get("in") == "path" and parameter["name"].endswith("Id"):
@@ -201,7 +207,9 @@ def _complete_operation(operation: dict[str, Any], method: str, opt: dict[str, A
     if opt.get("body") is not None:
         operation["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{bodies[opt['body']]}"}}},
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{bodies[opt['body']]}"}}
+            },
         }
     if opt.get("query") is not None:
         parameters.extend(_parameter(param) for param in (*PAGING, *opt["query"]))
@@ -213,4 +221,3 @@ def _complete_operation(operation: dict[str, Any], method: str, opt: dict[str, A
         operation["security"] = []
     if not parameters:
         del operation["parameters"]
-

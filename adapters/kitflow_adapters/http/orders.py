@@ -19,7 +19,6 @@ from kitflow_adapters.http.parsing import (
     Param,
     list_request,
     path_id,
-    read_body,
     read_query,
 )
 from kitflow_adapters.http.wire import OrderInput, OrderOut, OrderPage
@@ -42,13 +41,17 @@ def order_routes(api: Api) -> list[HTTPRouteHandler]:
     @post("/api/v3/order", status_code=201, **documented(body=OrderInput, errors=(409,)))
     async def create_order(request: Request) -> Response[OrderOut]:
         """Place an order for a patient or a site."""
-        caller = api.caller(request, CUSTOMER)
-        payload, raw = await read_body(request, OrderInput)
+        caller, payload, raw = await api.caller_and_body(request, CUSTOMER, OrderInput)
         # the mapping checks shape, then structure: an invalid_order is a rule of the resource,
         # so it is made inside the idempotent step and kept for the key (shape errors are not)
-        return api.once(request, caller, raw, lambda: api.reply(
-            orders.place_order(payload.to_domain(), caller=caller, uow=store, clock=clock), OrderOut, 201
-        ))
+        return api.once(
+            request,
+            caller,
+            raw,
+            lambda: api.reply(
+                orders.place_order(payload.to_domain(), caller=caller, uow=store, clock=clock), OrderOut, 201
+            ),
+        )
 
     @get("/api/v3/order", sync_to_thread=False, **documented(query=ORDER_FILTERS))
     def list_orders(request: Request) -> Response[OrderPage]:
@@ -64,13 +67,23 @@ def order_routes(api: Api) -> list[HTTPRouteHandler]:
         caller = api.caller(request, CUSTOMER)
         return api.show(orders.get_order(order_id, caller=caller, uow=store), OrderOut)
 
-    @post("/api/v3/order/{orderId:str}/cancel", status_code=200, sync_to_thread=False, **documented(errors=(404, 409)))
+    @post(
+        "/api/v3/order/{orderId:str}/cancel",
+        status_code=200,
+        sync_to_thread=False,
+        **documented(errors=(404, 409)),
+    )
     def cancel_order(request: Request) -> Response[OrderOut]:
         """Cancel one of the caller's orders (from received or processing)."""
         order_id = path_id(request, "orderId")
         caller = api.caller(request, CUSTOMER)
-        return api.once(request, caller, b"", lambda: api.reply(
-            orders.cancel_order(order_id, caller=caller, uow=store, clock=clock), OrderOut, 200
-        ))
+        return api.once(
+            request,
+            caller,
+            b"",
+            lambda: api.reply(
+                orders.cancel_order(order_id, caller=caller, uow=store, clock=clock), OrderOut, 200
+            ),
+        )
 
     return [create_order, list_orders, get_order, cancel_order]

@@ -62,7 +62,9 @@ def has_bad_path_id(request: Request) -> bool:
 def _route_pattern(path_format: str) -> re.Pattern[str]:
     """``/api/v3/order/{orderId}`` as a pattern capturing ``orderId``."""
     parts = re.split(r"\{(\w+)\}", path_format)
-    pattern = "".join(re.escape(part) if index % 2 == 0 else f"(?P<{part}>[^/]*)" for index, part in enumerate(parts))
+    pattern = "".join(
+        re.escape(part) if index % 2 == 0 else f"(?P<{part}>[^/]*)" for index, part in enumerate(parts)
+    )
     return re.compile(pattern + "/?")
 
 
@@ -75,7 +77,7 @@ def is_json(content_type: str) -> bool:
     return bool(_JSON.fullmatch(content_type.partition(";")[0].strip()))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _decoder(wire_type: type[T]) -> msgspec.json.Decoder[T]:
     return msgspec.json.Decoder(wire_type)
 
@@ -147,8 +149,8 @@ def _timestamp(text: str) -> dt.datetime:
     except ValueError:
         raise InvalidInput(detail="must be an ISO 8601 timestamp", field="") from None
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=dt.timezone.utc)
-    return moment.astimezone(dt.timezone.utc)
+        return moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC)
 
 
 def _status(text: str) -> OrderStatus:
@@ -179,10 +181,16 @@ class Param(NamedTuple):
 
 PAGING: Final = (
     Param("page", "page", INTEGER, "page number, from 1 (default 1); ignored when cursor is given"),
-    Param("size", "size", Kind(_integer, {"type": "integer", "minimum": 1, "maximum": MAX_SIZE}),
-          f"rows per page, 1..{MAX_SIZE} (default 15, or the cursor's size)"),
+    Param(
+        "size",
+        "size",
+        Kind(_integer, {"type": "integer", "minimum": 1, "maximum": MAX_SIZE}),
+        f"rows per page, 1..{MAX_SIZE} (default 15, or the cursor's size)",
+    ),
     Param("sortDescending", "descending", BOOLEAN, "order by id descending (default false)"),
-    Param("cursor", "cursor", TEXT, "the nextCursor of the previous page, with the same filters, size and order"),
+    Param(
+        "cursor", "cursor", TEXT, "the nextCursor of the previous page, with the same filters, size and order"
+    ),
 )
 
 

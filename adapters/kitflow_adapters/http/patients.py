@@ -11,7 +11,7 @@ from kitflow.domain.patient import PatientFilter, SiteFilter
 from kitflow.services import patients
 from kitflow_adapters.http.endpoint import CUSTOMER, Api
 from kitflow_adapters.http.openapi import documented
-from kitflow_adapters.http.parsing import BOOLEAN, ID, TEXT, Param, list_request, path_id, read_body, read_query
+from kitflow_adapters.http.parsing import BOOLEAN, ID, TEXT, Param, list_request, path_id, read_query
 from kitflow_adapters.http.wire import (
     PatientInput,
     PatientOut,
@@ -26,7 +26,12 @@ from kitflow_adapters.http.wire import (
 PATIENT_FILTERS: Final = (
     Param("externalIdentifier", "external_identifier", TEXT, "exact, case-sensitive"),
     Param("email", "email", TEXT, "exact, case-insensitive"),
-    Param("name", "name", TEXT, "case-insensitive substring of the first name, last name, or both joined by a space"),
+    Param(
+        "name",
+        "name",
+        TEXT,
+        "case-insensitive substring of the first name, last name, or both joined by a space",
+    ),
     Param("siteId", "site_id", ID, "patients of this site"),
     Param("archived", "archived", BOOLEAN, "archived or not"),
     Param("enrolled", "enrolled", BOOLEAN, "enrolled or not"),
@@ -44,19 +49,25 @@ def patient_routes(api: Api) -> list[HTTPRouteHandler]:
     @post("/api/v3/patient", status_code=201, **documented(body=PatientInput, errors=(409,)))
     async def create_patient(request: Request) -> Response[PatientOut]:
         """Create a patient."""
-        caller = api.caller(request, CUSTOMER)
-        payload, raw = await read_body(request, PatientInput)
+        caller, payload, raw = await api.caller_and_body(request, CUSTOMER, PatientInput)
         draft = payload.to_domain()
-        return api.once(request, caller, raw, lambda: api.reply(
-            patients.create_patient(draft, caller=caller, uow=store, clock=clock), PatientOut, 201
-        ))
+        return api.once(
+            request,
+            caller,
+            raw,
+            lambda: api.reply(
+                patients.create_patient(draft, caller=caller, uow=store, clock=clock), PatientOut, 201
+            ),
+        )
 
     @get("/api/v3/patient", sync_to_thread=False, **documented(query=PATIENT_FILTERS))
     def list_patients(request: Request) -> Response[PatientPage]:
         """List the caller's patients."""
         caller = api.caller(request, CUSTOMER)
         where = PatientFilter(**read_query(request, PATIENT_FILTERS))
-        return api.show(patients.list_patients(where, list_request(request), caller=caller, uow=store), PatientPage)
+        return api.show(
+            patients.list_patients(where, list_request(request), caller=caller, uow=store), PatientPage
+        )
 
     @get("/api/v3/patient/{patientId:str}", sync_to_thread=False, **documented(errors=(404,)))
     def get_patient(request: Request) -> Response[PatientOut]:
@@ -69,21 +80,21 @@ def patient_routes(api: Api) -> list[HTTPRouteHandler]:
     async def replace_patient(request: Request) -> Response[PatientOut]:
         """Replace every writable field of a patient; fields left out return to their defaults."""
         patient_id = path_id(request, "patientId")
-        caller = api.caller(request, CUSTOMER)
-        payload, _ = await read_body(request, PatientInput)
-        draft = payload.to_domain()
+        caller, payload, _ = await api.caller_and_body(request, CUSTOMER, PatientInput)
         return api.show(
-            patients.replace_patient(patient_id, draft, caller=caller, uow=store, clock=clock), PatientOut
+            patients.replace_patient(patient_id, payload.to_domain(), caller=caller, uow=store, clock=clock),
+            PatientOut,
         )
 
     @patch("/api/v3/patient/{patientId:str}", **documented(body=PatientPatchInput, errors=(404, 409)))
     async def patch_patient(request: Request) -> Response[PatientOut]:
         """Change only the fields sent; ``archived: true`` archives."""
         patient_id = path_id(request, "patientId")
-        caller = api.caller(request, CUSTOMER)
-        payload, _ = await read_body(request, PatientPatchInput)
-        change = payload.to_domain()
-        return api.show(patients.patch_patient(patient_id, change, caller=caller, uow=store, clock=clock), PatientOut)
+        caller, payload, _ = await api.caller_and_body(request, CUSTOMER, PatientPatchInput)
+        return api.show(
+            patients.patch_patient(patient_id, payload.to_domain(), caller=caller, uow=store, clock=clock),
+            PatientOut,
+        )
 
     return [create_patient, list_patients, get_patient, replace_patient, patch_patient]
 
@@ -95,12 +106,16 @@ def site_routes(api: Api) -> list[HTTPRouteHandler]:
     @post("/api/v3/site", status_code=201, **documented(body=SiteInput))
     async def create_site(request: Request) -> Response[SiteOut]:
         """Create a site."""
-        caller = api.caller(request, CUSTOMER)
-        payload, raw = await read_body(request, SiteInput)
+        caller, payload, raw = await api.caller_and_body(request, CUSTOMER, SiteInput)
         draft = payload.to_domain()
-        return api.once(request, caller, raw, lambda: api.reply(
-            patients.create_site(draft, caller=caller, uow=store, clock=clock), SiteOut, 201
-        ))
+        return api.once(
+            request,
+            caller,
+            raw,
+            lambda: api.reply(
+                patients.create_site(draft, caller=caller, uow=store, clock=clock), SiteOut, 201
+            ),
+        )
 
     @get("/api/v3/site", sync_to_thread=False, **documented(query=SITE_FILTERS))
     def list_sites(request: Request) -> Response[SitePage]:
@@ -120,18 +135,19 @@ def site_routes(api: Api) -> list[HTTPRouteHandler]:
     async def replace_site(request: Request) -> Response[SiteOut]:
         """Replace every writable field of a site; fields left out return to their defaults."""
         site_id = path_id(request, "siteId")
-        caller = api.caller(request, CUSTOMER)
-        payload, _ = await read_body(request, SiteInput)
-        draft = payload.to_domain()
-        return api.show(patients.replace_site(site_id, draft, caller=caller, uow=store, clock=clock), SiteOut)
+        caller, payload, _ = await api.caller_and_body(request, CUSTOMER, SiteInput)
+        return api.show(
+            patients.replace_site(site_id, payload.to_domain(), caller=caller, uow=store, clock=clock),
+            SiteOut,
+        )
 
     @patch("/api/v3/site/{siteId:str}", **documented(body=SitePatchInput, errors=(404,)))
     async def patch_site(request: Request) -> Response[SiteOut]:
         """Change only the fields sent; ``active: false`` deactivates."""
         site_id = path_id(request, "siteId")
-        caller = api.caller(request, CUSTOMER)
-        payload, _ = await read_body(request, SitePatchInput)
-        change = payload.to_domain()
-        return api.show(patients.patch_site(site_id, change, caller=caller, uow=store, clock=clock), SiteOut)
+        caller, payload, _ = await api.caller_and_body(request, CUSTOMER, SitePatchInput)
+        return api.show(
+            patients.patch_site(site_id, payload.to_domain(), caller=caller, uow=store, clock=clock), SiteOut
+        )
 
     return [create_site, list_sites, get_site, replace_site, patch_site]

@@ -43,7 +43,7 @@ class Stamp(str):
     def of(cls, moment: dt.datetime) -> Stamp:
         """``moment`` (aware or naive UTC) written the API's way."""
         if moment.tzinfo is not None and moment.utcoffset():
-            moment = moment.astimezone(dt.timezone.utc)
+            moment = moment.astimezone(dt.UTC)
         return cls(f"{moment.isoformat(timespec='milliseconds')[:23]}Z")
 
 
@@ -88,8 +88,14 @@ class AddressInput(_In):
         """The domain address. Raises InvalidInput with fields under ``address``."""
         with within("address"):
             return Address(
-                line_one=self.line_one, city=self.city, state=self.state, zip_code=self.zip_code,
-                country=self.country, line_two=self.line_two, line_three=self.line_three, note=self.note,
+                line_one=self.line_one,
+                city=self.city,
+                state=self.state,
+                zip_code=self.zip_code,
+                country=self.country,
+                line_two=self.line_two,
+                line_three=self.line_three,
+                note=self.note,
             )
 
 
@@ -115,11 +121,17 @@ class PatientInput(_In):
     def to_domain(self) -> PatientDraft:
         """Raises InvalidInput."""
         return PatientDraft(
-            first_name=self.first_name, last_name=self.last_name, address=self.address.to_domain(),
-            external_identifier=self.external_identifier, date_of_birth=self.date_of_birth, email=self.email,
-            phone_number=self.phone_number, sex=_or(self.sex, Sex.UNKNOWN),
+            first_name=self.first_name,
+            last_name=self.last_name,
+            address=self.address.to_domain(),
+            external_identifier=self.external_identifier,
+            date_of_birth=self.date_of_birth,
+            email=self.email,
+            phone_number=self.phone_number,
+            sex=_or(self.sex, Sex.UNKNOWN),
             site_id=None if self.site is None else self.site.id,
-            enrolled=_or(self.enrolled, True), archived=_or(self.archived, False),
+            enrolled=_or(self.enrolled, True),
+            archived=_or(self.archived, False),
         )
 
 
@@ -141,11 +153,17 @@ class PatientPatchInput(_In):
     def to_domain(self) -> PatientPatch:
         """Raises InvalidInput."""
         return PatientPatch(
-            first_name=self.first_name, last_name=self.last_name,
+            first_name=self.first_name,
+            last_name=self.last_name,
             address=_unset_or(self.address, AddressInput.to_domain),
-            external_identifier=self.external_identifier, date_of_birth=self.date_of_birth, email=self.email,
-            phone_number=self.phone_number, sex=self.sex, site_id=_unset_or(self.site, lambda ref: ref.id),
-            enrolled=self.enrolled, archived=self.archived,
+            external_identifier=self.external_identifier,
+            date_of_birth=self.date_of_birth,
+            email=self.email,
+            phone_number=self.phone_number,
+            sex=self.sex,
+            site_id=_unset_or(self.site, lambda ref: ref.id),
+            enrolled=self.enrolled,
+            archived=self.archived,
         )
 
 
@@ -160,7 +178,9 @@ class SiteInput(_In):
     def to_domain(self) -> SiteDraft:
         """Raises InvalidInput."""
         return SiteDraft(
-            name=self.name, active=_or(self.active, True), phone_number=self.phone_number,
+            name=self.name,
+            active=_or(self.active, True),
+            phone_number=self.phone_number,
             address=_address(self.address),
         )
 
@@ -176,7 +196,9 @@ class SitePatchInput(_In):
     def to_domain(self) -> SitePatch:
         """Raises InvalidInput."""
         return SitePatch(
-            name=self.name, active=self.active, phone_number=self.phone_number,
+            name=self.name,
+            active=self.active,
+            phone_number=self.phone_number,
             address=_unset_or(self.address, AddressInput.to_domain),
         )
 
@@ -205,7 +227,9 @@ class ItemInput(_In):
     def to_domain(self) -> ItemDraft:
         """Raises InvalidInput."""
         return ItemDraft(
-            name=self.name, sku=self.sku, model=self.model,
+            name=self.name,
+            sku=self.sku,
+            model=self.model,
             manufacturer=None if self.manufacturer is None else self.manufacturer.to_domain(),
             orderable=_or(self.orderable, True),
         )
@@ -223,8 +247,11 @@ class ItemPatchInput(_In):
     def to_domain(self) -> ItemPatch:
         """Raises InvalidInput."""
         return ItemPatch(
-            name=self.name, sku=self.sku, model=self.model,
-            manufacturer=_unset_or(self.manufacturer, ManufacturerInput.to_domain), orderable=self.orderable,
+            name=self.name,
+            sku=self.sku,
+            model=self.model,
+            manufacturer=_unset_or(self.manufacturer, ManufacturerInput.to_domain),
+            orderable=self.orderable,
         )
 
 
@@ -330,7 +357,9 @@ class StatusInput(_In):
         tracking = None
         if self.tracking_number is not None:
             with within("tracking_number"):
-                tracking = TrackingNumber(carrier=self.tracking_number.carrier, value=self.tracking_number.value)
+                tracking = TrackingNumber(
+                    carrier=self.tracking_number.carrier, value=self.tracking_number.value
+                )
         return MoveOrder(status=self.status, tracking_number=tracking)
 
 
@@ -491,7 +520,9 @@ class CustomerOut(_Out):
 
 
 class ApiKeyOut(_Out):
-    api_key: Annotated[str | None, Meta(description="the new key, shown only in the first answer (null in a replay)")]
+    api_key: Annotated[
+        str | None, Meta(description="the new key, shown only in the first answer (null in a replay)")
+    ]
 
 
 class HealthOut(_Out):
