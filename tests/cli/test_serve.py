@@ -10,7 +10,7 @@ import shlex
 import signal
 import socket
 import subprocess
-import threading
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from kitflow.domain.patient import PatientFilter
 from kitflow.services.listing import ListRequest
 from kitflow.services.patients import list_patients
 from kitflow_adapters.bootstrap import open_store
-from tests.cli.served import PATIENCE, run_kitflow, served
+from tests.cli.served import PATIENCE, environment, run_kitflow, served
 
 ALL_STATUSES = {"received", "processing", "shipped", "delivered", "availableForPickup", "cancelled"}
 
@@ -180,3 +180,33 @@ def test_a_stop_signal_lets_the_request_in_flight_finish_then_exits_cleanly(
         assert server.process.wait(timeout=PATIENCE) == 0
         assert not [line for line in server.err if "Traceback" in line or "Cancel" in line]
     assert _patients_named(database, made["id"], "Inflight") == 1
+
+
+def test_a_worker_that_cannot_start_stops_the_command_with_an_error(tmp_path: Path) -> None:
+    # The real command, with the factory its workers import pointed at a module that does not exist.
+    program = (
+        "import sys\n"
+        "import kitflow_adapters.cli.serve as serve\n"
+        "from kitflow_adapters.cli.main import main\n"
+        "serve.APP_FACTORY = 'no_such_module:create_app'\n"
+        "sys.exit(main(['serve', '--port', '0', '--workers', '2', '--database', 'sqlite:///w.db']))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", program], cwd=tmp_path, env=environment(),
+                            capture_output=True, text=True, timeout=PATIENCE)
+    assert result.returncode == 1
+    assert result.stderr.rstrip().endswith("kitflow: error: a worker could not start; see the log above")
+
+
+@pytest.mark.postgres
+def test_serve_with_two_workers_and_the_demo_on_postgresql(tmp_path: Path) -> None:
+    from kitflow_adapters.postgres.schema import VERSION
+    from tests.postgres import fresh_postgres_schema
+
+    with fresh_postgres_schema() as url:
+        migrated = run_kitflow("migrate", "--database", url, cwd=tmp_path)
+        assert migrated.returncode == 0, migrated.stderr
+        assert f"the schema is at version {VERSION}" in migrated.stdout
+        with served("--demo", "--workers", "2", "--database", url, cwd=tmp_path) as server:
+            with server.client(_demo_key(server.out)) as api:
+                _check_demo(api)
+        assert not list(tmp_path.iterdir())
