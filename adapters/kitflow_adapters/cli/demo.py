@@ -70,7 +70,7 @@ def seed_demo(*, uow: UnitOfWork, clock: Clock) -> DemoCustomer | None:
     when the store already holds data. Raises DomainError only on a bug in the demo data."""
     if has_data(uow):
         return None
-    item = {}
+    item: dict[str, int] = {}
     for name, model, sku, maker, orderable in ITEMS:
         draft = ItemDraft(name=name, model=model, sku=sku, manufacturer=ManufacturerRef(name=maker), orderable=orderable)
         item[sku] = catalog.create_item(draft, caller=OPERATOR, uow=uow).id

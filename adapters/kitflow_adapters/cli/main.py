@@ -13,7 +13,8 @@ DATABASE_HELP = "database URL: sqlite:///relative.db, sqlite:////absolute.db, me
     "(default: $KITFLOW_DATABASE_URL, else sqlite:///kitflow.db)"
 
 
-def _version() -> str:
+def installed_version() -> str:
+    """The version of the installed kitflow distribution."""
     try:
         return version("kitflow")
     except PackageNotFoundError:  # running from a source tree that was never installed
@@ -44,7 +45,7 @@ def parser() -> argparse.ArgumentParser:
         prog="kitflow",
         description="Kitflow: order management for remote-patient-monitoring devices, speaking the Impilo v3 API.",
     )
-    root.add_argument("--version", action="version", version=f"kitflow {_version()}")
+    root.add_argument("--version", action="version", version=f"kitflow {installed_version()}")
     commands = root.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     serve = commands.add_parser(

@@ -6,7 +6,6 @@ import argparse
 import os
 import signal
 import socket
-from importlib.metadata import version
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
@@ -21,6 +20,7 @@ from kitflow_adapters.cli.demo import seed_demo
 from kitflow_adapters.cli.failure import Failure
 from kitflow_adapters.cli.listener import listen, url_of
 from kitflow_adapters.cli.logs import log_config
+from kitflow_adapters.cli.main import installed_version
 
 APP_FACTORY = "kitflow_adapters.bootstrap:create_app"
 """What each worker process imports: it reads KITFLOW_DATABASE_URL and KITFLOW_OPERATOR_KEY."""
@@ -41,9 +41,13 @@ def serve(args: argparse.Namespace) -> int:
         url, store = open_database(url)
         base = url_of(sock, args.host)
         operator_key = os.environ.get("KITFLOW_OPERATOR_KEY") or None
-        _prepare(store, args=args, base=base, operator_key=operator_key)
+        try:
+            _prepare(store, args=args, base=base, operator_key=operator_key)
+        except BaseException:
+            store.close()
+            raise
         workers = "1 worker" if args.workers == 1 else f"{args.workers} workers"
-        _say(f"Kitflow {version('kitflow')} serving {base} with {workers} on {shown(url)}"
+        _say(f"Kitflow {installed_version()} serving {base} with {workers} on {shown(url)}"
              " (Ctrl+C or SIGTERM stops it; requests in flight finish first)")
         if args.workers == 1:
             return _run_one(store, sock, args=args, operator_key=operator_key)
