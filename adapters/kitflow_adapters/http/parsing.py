@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import re
 from collections.abc import Callable, Sequence
 from typing import Any, Final, NamedTuple, TypeVar
@@ -97,14 +98,47 @@ def _invalid(error: msgspec.ValidationError) -> InvalidInput:
 
 
 def decode(raw: bytes, wire_type: type[T]) -> T:
-    """``raw`` decoded as ``wire_type``. Raises InvalidInput naming the field at fault (wire names)."""
+    """``raw`` decoded as ``wire_type``, once it is known to be strict JSON (see ``strict_json``).
+    Raises InvalidInput naming the field at fault (wire names)."""
     try:
-        return _decoder(wire_type).decode(raw)
+        value = _decoder(wire_type).decode(raw)
     except msgspec.ValidationError as error:
         raise _invalid(error) from None
-    except (msgspec.DecodeError, RecursionError) as error:
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as error:
         reason = "the body is empty" if not raw.strip() else f"the body is not valid JSON ({error})"
         raise InvalidInput(detail=reason) from None
+    strict_json(raw)
+    return value
+
+
+class _NotStrict(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise _NotStrict(f"the key {next(k for k in keys if keys.count(k) > 1)!r} appears twice in one object")
+    return dict(pairs)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise _NotStrict(f"the number {text[:40]} is out of range")
+    return value
+
+
+def strict_json(raw: bytes) -> None:
+    """Raises InvalidInput unless ``raw`` (which msgspec decoded) is JSON that every reader reads
+    alike: no key twice in an object (readers disagree on which one wins), no number beyond a
+    double's range, no integer of more digits than Python reads. Unknown fields are checked too."""
+    try:
+        json.loads(raw, object_pairs_hook=_unique_keys, parse_float=_finite)
+    except _NotStrict as error:
+        raise InvalidInput(detail=f"the body is not valid JSON ({error})") from None
+    except (ValueError, RecursionError) as error:  # an integer of thousands of digits
+        raise InvalidInput(detail=f"the body is not valid JSON ({str(error)[:80]})") from None
 
 
 async def read_body(request: Request, wire_type: type[T]) -> tuple[T, bytes]:
@@ -150,7 +184,10 @@ def _timestamp(text: str) -> dt.datetime:
         raise InvalidInput(detail="must be an ISO 8601 timestamp", field="") from None
     if moment.tzinfo is None:
         return moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC)
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:  # an offset that takes it past year 1 or 9999
+        raise InvalidInput(detail="must be a timestamp between the years 1 and 9999 in UTC", field="") from None
 
 
 def _status(text: str) -> OrderStatus:
