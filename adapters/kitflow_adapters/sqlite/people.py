@@ -27,7 +27,7 @@ def name_filter(where: Where, needle: str | None, *, index: str) -> None:
     key = search_key(needle)
     if not key:
         return
-    if len(key) >= TRIGRAM:
+    if len(key) >= TRIGRAM and "\x00" not in key:  # FTS5 reads a query only up to a NUL
         phrase = '"' + key.replace('"', '""') + '"'
         where.add(f"id IN (SELECT rowid FROM {index} WHERE {index} MATCH ?)", phrase)
     where.add("instr(name_key, ?) > 0", key)
