@@ -11,6 +11,7 @@ import msgspec
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from kitflow_adapters.http.errors import PROBLEM_JSON, problem_body
+from kitflow_adapters.http.parsing import header
 
 REQUEST_ID_HEADER: Final = b"x-request-id"
 log = logging.getLogger("kitflow.access")
@@ -19,11 +20,9 @@ _failures = logging.getLogger("kitflow.http")
 
 def _request_id(scope: Scope) -> bytes:
     """The client's X-Request-ID when it is 1..128 visible ASCII characters, else a new one."""
-    for name, value in scope["headers"]:
-        if name == REQUEST_ID_HEADER:
-            if 0 < len(value) <= 128 and all(0x21 <= byte <= 0x7E for byte in value):
-                return value
-            break
+    value = header(scope, REQUEST_ID_HEADER)
+    if value is not None and 0 < len(value) <= 128 and all(0x21 <= byte <= 0x7E for byte in value):
+        return value
     return os.urandom(12).hex().encode()
 
 

@@ -17,14 +17,14 @@ from kitflow.domain.ports import Clock, UnitOfWork
 from kitflow.services.access import authenticate
 from kitflow.services.idempotency import execute_once
 from kitflow_adapters.http.errors import domain_error_body
-from kitflow_adapters.http.parsing import read_body
+from kitflow_adapters.http.parsing import read_body, text_header
 from kitflow_adapters.http.wire import Stamp
 
 W = TypeVar("W")
 
 JSON: Final = "application/json"
-API_KEY_HEADER: Final = "impilo-api-key"
-IDEMPOTENCY_HEADER: Final = "idempotency-key"
+API_KEY_HEADER: Final = b"impilo-api-key"
+IDEMPOTENCY_HEADER: Final = b"idempotency-key"
 REPLAYED_HEADER: Final = {"Idempotent-Replayed": "true"}
 
 CUSTOMER: Final = Role.CUSTOMER
@@ -87,7 +87,7 @@ class Api:
     def caller(self, request: Request, role: Role | None) -> Principal:
         """Who calls, checked to have ``role`` (any role when None). Raises Unauthorized, Forbidden."""
         principal = authenticate(
-            request.headers.get(API_KEY_HEADER), uow=self.store, operator_digest=self.operator_digest
+            text_header(request, API_KEY_HEADER), uow=self.store, operator_digest=self.operator_digest
         )
         if role is CUSTOMER:
             principal.customer()
@@ -124,7 +124,7 @@ class Api:
         too; validation, auth and unexpected errors release the key. Raises InvalidInput (a malformed
         key), IdempotencyKeyReused, Conflict(idempotency_key_in_use), and what ``act`` raises.
         """
-        key = request.headers.get(IDEMPOTENCY_HEADER)
+        key = text_header(request, IDEMPOTENCY_HEADER)
         if key is None:
             return act().response()
         made: list[Reply] = []

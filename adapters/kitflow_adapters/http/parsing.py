@@ -16,6 +16,7 @@ from typing import Any, Final, NamedTuple, TypeVar
 import msgspec
 from litestar import Request
 from litestar.exceptions import ClientException
+from litestar.types import Scope
 
 from kitflow.domain.errors import InvalidInput, NotFound, check
 from kitflow.domain.order import OrderStatus
@@ -27,6 +28,20 @@ T = TypeVar("T")
 
 _ID: Final = re.compile(r"[1-9][0-9]{0,18}")
 _JSON: Final = re.compile(r"application/(?:[A-Za-z0-9!#$&^_.+-]+\+)?json", re.IGNORECASE)
+
+
+def header(scope: Scope, name: bytes) -> bytes | None:
+    """The first value of the header ``name`` (lower case, as ASGI gives names), from the scope."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return value  # type: ignore[no-any-return]
+    return None
+
+
+def text_header(request: Request, name: bytes) -> str | None:
+    """The header ``name`` of ``request`` as text (Latin-1, as HTTP defines it), or None."""
+    value = header(request.scope, name)
+    return None if value is None else value.decode("latin-1")
 
 
 def parse_id(text: str) -> int | None:
@@ -145,7 +160,7 @@ async def read_body(request: Request, wire_type: type[T]) -> tuple[T, bytes]:
     """The request's body as ``wire_type``, with the raw bytes. Raises RequestEntityTooLarge
     (over the app's limit), ClientException 415 (a body that is not declared JSON), InvalidInput."""
     raw = await request.body()
-    content_type = request.headers.get("content-type")
+    content_type = text_header(request, b"content-type")
     if content_type is None and raw or content_type is not None and not is_json(content_type):
         raise ClientException(status_code=415, detail="send the body as application/json")
     return decode(raw, wire_type), raw

@@ -10,6 +10,7 @@ an optional or defaulted field means absent (the domain default applies); in a `
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Annotated, Any
 
 import msgspec
@@ -41,10 +42,16 @@ class Stamp(str):
 
     @classmethod
     def of(cls, moment: dt.datetime) -> Stamp:
-        """``moment`` (aware or naive UTC) written the API's way."""
-        if moment.tzinfo is not None and moment.utcoffset():
-            moment = moment.astimezone(dt.UTC)
-        return cls(f"{moment.isoformat(timespec='milliseconds')[:23]}Z")
+        """``moment`` (aware, or naive meaning UTC) written the API's way."""
+        return _stamp(moment)
+
+
+@functools.lru_cache(maxsize=8192)
+def _stamp(moment: dt.datetime) -> Stamp:
+    # the same instants recur in a page (a patient's, a site's, an item's): format each once
+    if moment.tzinfo is not None and moment.utcoffset():
+        moment = moment.astimezone(dt.timezone.utc)
+    return Stamp(f"{moment.isoformat(timespec='milliseconds')[:23]}Z")
 
 
 class _In(msgspec.Struct, rename="camel", kw_only=True):
