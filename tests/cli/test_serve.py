@@ -23,6 +23,7 @@ from kitflow.services.listing import ListRequest
 from kitflow.services.patients import list_patients
 from kitflow_adapters.bootstrap import open_store
 from tests.cli.served import PATIENCE, environment, run_kitflow, served
+from tests.processes import children
 
 ALL_STATUSES = {"received", "processing", "shipped", "delivered", "availableForPickup", "cancelled"}
 
@@ -90,19 +91,6 @@ def test_demo_leaves_alone_a_database_with_a_customer_whose_key_works(tmp_path: 
             assert stranger.get("/api/v3/patient").status_code == 401
 
 
-def _children(pid: int) -> set[int]:
-    found = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.add(int(entry))
-    return found
-
-
 def _connection_owners(pids: set[int], port: int) -> set[int]:
     """Which of ``pids`` hold the server side of an established connection on ``port``."""
     accepted = set()
@@ -124,7 +112,7 @@ def _connection_owners(pids: set[int], port: int) -> set[int]:
 def test_two_workers_share_one_port_and_both_answer(tmp_path: Path) -> None:
     with served("--workers", "2", "--database", "sqlite:///w.db", cwd=tmp_path) as server:
         assert any("with 2 workers" in line for line in server.out)
-        workers = _children(server.process.pid)
+        workers = children(server.process.pid)
         owners: set[int] = set()
         for _ in range(20):  # the kernel hands each connection to whichever worker accepts first
             connections = [socket.create_connection(("127.0.0.1", server.port), timeout=PATIENCE) for _ in range(16)]
