@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Final, TypeVar
 
+from kitflow_adapters.sqlite.checkpoint import BACKSTOP_PAGES
+
 T = TypeVar("T")
 
 BUSY_TIMEOUT: Final = 5.0
@@ -40,6 +42,7 @@ def connect(path: str, *, synchronous: str) -> sqlite3.Connection:
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA cache_size = -16000")
     conn.execute("PRAGMA temp_store = MEMORY")
+    conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")  # the store's checkpoint thread does it sooner
     return conn
 
 

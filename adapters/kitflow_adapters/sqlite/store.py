@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Final
 
 from kitflow_adapters.sqlite.catalog import SqliteItems, SqliteKits, SqliteManufacturers
+from kitflow_adapters.sqlite.checkpoint import Checkpointer
 from kitflow_adapters.sqlite.connection import LOCK_TIMEOUT, SYNCHRONOUS, StoreBusy, connect, is_busy, retrying, use_wal
 from kitflow_adapters.sqlite.identity import SqliteApiKeys, SqliteCustomers
 from kitflow_adapters.sqlite.orders import SqliteOrders
@@ -99,6 +100,8 @@ class _Scope:
                 except BaseException:
                     _rollback(conn)
                     raise
+                if self._write:
+                    self._store._wrote()
             else:
                 _rollback(conn)
         finally:
@@ -148,6 +151,7 @@ class SqliteStore:
         self._links_lock = threading.Lock()
         self._writer = threading.Lock()
         self._generation = 0
+        self._checkpointer: Checkpointer | None = None
         _STORES.add(self)
         conn = self._thread_link().conn
         use_wal(conn, timeout=lock_timeout)
@@ -171,8 +175,22 @@ class SqliteStore:
         with self._links_lock:
             links, self._links = self._links, []
             self._generation += 1
+            checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:
+            checkpointer.stop()
         for _, link in links:
             link.conn.close()
+
+    def _wrote(self) -> None:
+        """After a write commits: have the checkpoint thread (started on the first write) fold the
+        WAL into the database soon, off this thread (see ``checkpoint``)."""
+        checkpointer = self._checkpointer
+        if checkpointer is None:
+            with self._links_lock:
+                if self._checkpointer is None:
+                    self._checkpointer = Checkpointer(lambda: connect(self.path, synchronous=self._synchronous))
+                checkpointer = self._checkpointer
+        checkpointer.wrote()
 
     def _thread_link(self) -> _Link:
         link: _Link | None = getattr(self._local, "link", None)
@@ -211,6 +229,7 @@ class SqliteStore:
         """In a forked child: drop the parent's connections (and locks) without touching them."""
         _INHERITED.extend(link.conn for _, link in self._links)
         self._links = []
+        self._checkpointer = None  # its thread stayed in the parent
         self._generation += 1
         self._links_lock = threading.Lock()
         self._writer = threading.Lock()
