@@ -36,6 +36,9 @@ _COLUMNS: Final = (
     " tracking, created_at, updated_at"
 )
 
+_TOTAL: Final = "SELECT total FROM order_totals WHERE customer_id = ?"
+"""The customer's number of orders, kept by triggers (migration 0003)."""
+
 
 def _order(row: Any) -> Order:
     return Order(
@@ -160,4 +163,5 @@ class SqliteOrders(Owned):
             clause.add("created_at < ?", ceil_ms(where.created_to))
         if where.ids:
             clause.add("id IN (SELECT value FROM json_each(?))", json_array(where.ids))
-        return self._page(clause, spec)
+        unfiltered = len(clause.terms) == 1
+        return self._page(clause, spec, total_sql=(_TOTAL, (customer_id,)) if unfiltered else None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from kitflow.domain.paging import Page, PageSpec
@@ -63,8 +63,10 @@ def page(
     where: Where,
     spec: PageSpec,
     decode: Callable[[Any], T],
+    total_sql: tuple[str, Sequence[Any]] | None = None,
 ) -> Page[T]:
-    """One page of ``table``'s rows matching ``where``, decoded, with the total that match."""
+    """One page of ``table``'s rows matching ``where``, decoded, with the total that match:
+    read by ``total_sql`` (a query and its parameters) when the caller keeps it, else counted."""
     terms = tuple(where.terms)
     params = where.params
     if spec.after is not None:
@@ -78,6 +80,9 @@ def page(
         rows = conn.execute(sql, [*params, spec.size + 1]).fetchall()
     if spec.after is None and len(rows) <= spec.size and (rows or not spec.offset):
         total = spec.offset + len(rows)
+    elif total_sql is not None:
+        row = conn.execute(*total_sql).fetchone()
+        total = 0 if row is None else row[0]
     else:
         total = conn.execute(page_sql(table, columns, terms, "count", False), params).fetchone()[0]
     return Page(items=tuple(decode(row) for row in rows[: spec.size]), total=total, more=len(rows) > spec.size)

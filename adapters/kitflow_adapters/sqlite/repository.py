@@ -4,7 +4,7 @@ translation of SQLite's constraint errors into the domain's."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any, ClassVar, Protocol, TypeVar
 
 import msgspec
@@ -93,5 +93,8 @@ class Owned(Repository):
             return {}
         return {row[0]: self.decode(row) for row in self._conn.execute(self._get_many, (json_array(ids), customer_id))}
 
-    def _page(self, where: Where, spec: PageSpec) -> Page[Any]:
-        return page(self._conn, table=self.table, columns=self.columns, where=where, spec=spec, decode=self.decode)
+    def _page(self, where: Where, spec: PageSpec, *, total_sql: tuple[str, Sequence[Any]] | None = None) -> Page[Any]:
+        return page(
+            self._conn, table=self.table, columns=self.columns, where=where, spec=spec, decode=self.decode,
+            total_sql=total_sql,
+        )

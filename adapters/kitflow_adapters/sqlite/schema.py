@@ -212,6 +212,29 @@ def _names(db: Database) -> None:
     _run(db, _name_search(table="sites", index="site_names", key="name"))
 
 
+@_migration("0003_order_totals")
+def _order_totals(db: Database) -> None:
+    """Each customer's number of orders, kept by triggers, so that an unfiltered order list reads
+    its ``total`` from one row instead of counting the customer's whole index range."""
+    _run(
+        db,
+        """
+        CREATE TABLE order_totals (
+            customer_id INTEGER PRIMARY KEY REFERENCES customers (id),
+            total INTEGER NOT NULL
+        ) STRICT;
+        INSERT INTO order_totals (customer_id, total) SELECT customer_id, count(*) FROM orders GROUP BY customer_id;
+        CREATE TRIGGER order_totals_insert AFTER INSERT ON orders BEGIN
+            INSERT INTO order_totals (customer_id, total) VALUES (new.customer_id, 1)
+            ON CONFLICT (customer_id) DO UPDATE SET total = total + 1;
+        END;
+        CREATE TRIGGER order_totals_delete AFTER DELETE ON orders BEGIN
+            UPDATE order_totals SET total = total - 1 WHERE customer_id = old.customer_id;
+        END
+        """,
+    )
+
+
 class SchemaTooNew(RuntimeError):
     """The database was migrated by a newer Kitflow than this one."""
 
