@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-
 from tests.e2e.api import World, problem
 
 ORDER_FIELDS = {
@@ -70,35 +68,37 @@ def test_a_site_order_and_the_shipping_default(w: World) -> None:
     )
 
 
-@pytest.mark.parametrize(
-    ("fields", "code", "field"),
-    [
-        ({"orderItems": [{"item": {"id": 1}, "count": 0}]}, "validation_error", "orderItems[0].count"),
-        ({"orderItems": [{"item": {"id": 1}, "count": 1.0}]}, "validation_error", "orderItems[0].count"),
-        ({"orderItems": [{"item": {"id": 0}}]}, "validation_error", "orderItems[0].item.id"),
-        ({"orderItems": [{"item": {"id": 2**63}}]}, "validation_error", "orderItems[0].item.id"),
-        ({"orderItems": [{"item": {}}]}, "validation_error", "orderItems[0].item.id"),
-        ({"orderKits": [{"kit": {"id": "7"}}]}, "validation_error", "orderKits[0].kit.id"),
-        ({"patient": {"id": -1}}, "validation_error", "patient.id"),
-        ({"patient": 3}, "validation_error", "patient"),
-        ({"externalOrderIds": [""]}, "validation_error", "externalOrderIds[0]"),
-        ({"externalOrderIds": ["x"] * 21}, "validation_error", "externalOrderIds"),
-        ({"shippingOption": "teleport"}, "validation_error", "shippingOption"),
-        ({"orderNotes": [{"note": "n" * 1001}]}, "validation_error", "orderNotes[0].note"),
-        ({"orderNotes": [{}]}, "validation_error", "orderNotes[0].note"),
-        ({"patient": None}, "invalid_order", "patient"),
-        ({"site": {"id": 1}}, "invalid_order", "site"),
-        ({"orderItems": []}, "invalid_order", "orderItems"),
-        (
-            {"orderItems": [{"item": {"id": 1}}, {"item": {"id": 1}}]},
-            "invalid_order",
-            "orderItems[1].item.id",
-        ),
-        ({"externalOrderIds": ["a", "a"]}, "invalid_order", "externalOrderIds[1]"),
-    ],
-)
-def test_shape_then_structure(w: World, fields: dict[str, object], code: str, field: str) -> None:
-    problem(w.a.api.post("/api/v3/order", w.order(w.a, **fields)), 400, code, field)
+BROKEN_ORDERS: list[tuple[dict[str, object], str, str]] = [
+    ({"orderItems": [{"item": {"id": 1}, "count": 0}]}, "validation_error", "orderItems[0].count"),
+    ({"orderItems": [{"item": {"id": 1}, "count": 1.0}]}, "validation_error", "orderItems[0].count"),
+    ({"orderItems": [{"item": {"id": 0}}]}, "validation_error", "orderItems[0].item.id"),
+    ({"orderItems": [{"item": {"id": 2**63}}]}, "validation_error", "orderItems[0].item.id"),
+    ({"orderItems": [{"item": {}}]}, "validation_error", "orderItems[0].item.id"),
+    ({"orderKits": [{"kit": {"id": "7"}}]}, "validation_error", "orderKits[0].kit.id"),
+    ({"patient": {"id": -1}}, "validation_error", "patient.id"),
+    ({"patient": 3}, "validation_error", "patient"),
+    ({"externalOrderIds": [""]}, "validation_error", "externalOrderIds[0]"),
+    ({"externalOrderIds": ["x"] * 21}, "validation_error", "externalOrderIds"),
+    ({"shippingOption": "teleport"}, "validation_error", "shippingOption"),
+    ({"orderNotes": [{"note": "n" * 1001}]}, "validation_error", "orderNotes[0].note"),
+    ({"orderNotes": [{}]}, "validation_error", "orderNotes[0].note"),
+    ({"patient": None}, "invalid_order", "patient"),
+    ({"site": {"id": 1}}, "invalid_order", "site"),
+    ({"orderItems": []}, "invalid_order", "orderItems"),
+    (
+        {"orderItems": [{"item": {"id": 1}}, {"item": {"id": 1}}]},
+        "invalid_order",
+        "orderItems[1].item.id",
+    ),
+    ({"externalOrderIds": ["a", "a"]}, "invalid_order", "externalOrderIds[1]"),
+]
+"""Fields that break an order's shape (validation_error) or structure (invalid_order), the code and
+the field each is reported on."""
+
+
+def test_shape_then_structure(w: World) -> None:
+    for fields, code, field in BROKEN_ORDERS:
+        problem(w.a.api.post("/api/v3/order", w.order(w.a, **fields)), 400, code, field)
     assert w.a.api.get("/api/v3/order").json()["total"] == 0
 
 

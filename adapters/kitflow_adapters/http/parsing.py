@@ -133,7 +133,8 @@ class _NotStrict(ValueError):
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     keys = [key for key, _ in pairs]
     if len(set(keys)) != len(keys):
-        raise _NotStrict(f"the key {next(k for k in keys if keys.count(k) > 1)!r} appears twice in one object")
+        twice = next(k for k in keys if keys.count(k) > 1)
+        raise _NotStrict(f"the key {twice!r} appears twice in one object")
     return dict(pairs)
 
 
@@ -202,7 +203,7 @@ def _timestamp(text: str) -> dt.datetime:
     try:
         return moment.astimezone(dt.UTC)
     except OverflowError:  # an offset that takes it past year 1 or 9999
-        raise InvalidInput(detail="must be a timestamp between the years 1 and 9999 in UTC", field="") from None
+        raise InvalidInput(detail="must be a timestamp between the years 1 and 9999 (UTC)", field="") from None
 
 
 def _status(text: str) -> OrderStatus:

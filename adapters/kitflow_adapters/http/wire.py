@@ -50,7 +50,7 @@ class Stamp(str):
 def _stamp(moment: dt.datetime) -> Stamp:
     # the same instants recur in a page (a patient's, a site's, an item's): format each once
     if moment.tzinfo is not None and moment.utcoffset():
-        moment = moment.astimezone(dt.timezone.utc)
+        moment = moment.astimezone(dt.UTC)
     return Stamp(f"{moment.isoformat(timespec='milliseconds')[:23]}Z")
 
 
