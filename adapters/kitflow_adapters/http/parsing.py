@@ -203,7 +203,7 @@ def _timestamp(text: str) -> dt.datetime:
     try:
         return moment.astimezone(dt.UTC)
     except OverflowError:  # an offset that takes it past year 1 or 9999
-        raise InvalidInput(detail="must be a timestamp between the years 1 and 9999 (UTC)", field="") from None
+        raise InvalidInput(detail="must fall between the years 1 and 9999 in UTC", field="") from None
 
 
 def _status(text: str) -> OrderStatus:
