@@ -245,12 +245,19 @@ def migrate(conn: sqlite3.Connection, *, stop_before: str | None = None) -> list
     migrations this code does not know."""
     conn.create_function(CASEFOLD, 1, str.casefold, deterministic=True)
     db = Database(conn, recursive_triggers=False, execute_plugins=False)
-    unknown = [m.name for m in MIGRATIONS.applied(db) if m.name not in KNOWN]
+    todo = pending(conn)
+    MIGRATIONS.apply(db, stop_before=stop_before)
+    return todo[: todo.index(stop_before)] if stop_before in todo else todo
+
+
+def pending(conn: sqlite3.Connection) -> list[str]:
+    """The names of the migrations the database still needs, oldest first (a read, no lock taken).
+    Raises SchemaTooNew when the database holds migrations this code does not know."""
+    applied = version(conn)
+    unknown = [name for name in applied if name not in KNOWN]
     if unknown:
         raise SchemaTooNew(f"the database has migrations this Kitflow does not know: {', '.join(unknown)}")
-    pending = [m.name for m in MIGRATIONS.pending(db)]
-    MIGRATIONS.apply(db, stop_before=stop_before)
-    return pending[: pending.index(stop_before)] if stop_before in pending else pending
+    return [name for name in KNOWN if name not in applied]
 
 
 def version(conn: sqlite3.Connection) -> list[str]:

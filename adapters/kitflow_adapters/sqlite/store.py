@@ -25,7 +25,7 @@ from kitflow_adapters.sqlite.identity import SqliteApiKeys, SqliteCustomers
 from kitflow_adapters.sqlite.orders import SqliteOrders
 from kitflow_adapters.sqlite.people import SqlitePatients, SqliteSites
 from kitflow_adapters.sqlite.records import SqliteIdempotencyRecords, SqliteSettings
-from kitflow_adapters.sqlite.schema import migrate
+from kitflow_adapters.sqlite.schema import migrate, pending
 
 
 class SqliteTransaction:
@@ -155,15 +155,16 @@ class SqliteStore:
         _STORES.add(self)
         conn = self._thread_link().conn
         use_wal(conn, timeout=lock_timeout)
-        self._begin_write(conn)
-        try:
-            migrate(conn)
-        except BaseException:
-            _rollback(conn)
+        if pending(conn):  # an up-to-date database opens without waiting for its writers
+            self._begin_write(conn)
+            try:
+                migrate(conn)
+            except BaseException:
+                _rollback(conn)
+                self._writer.release()
+                raise
+            conn.execute("COMMIT")
             self._writer.release()
-            raise
-        conn.execute("COMMIT")
-        self._writer.release()
 
     def begin(self, *, write: bool = False) -> _Scope:
         """A transaction over every repository (see ``UnitOfWork``). Raises RuntimeError for a

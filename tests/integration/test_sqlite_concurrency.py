@@ -1,0 +1,170 @@
+"""Real threads and real processes placing orders on one SQLite file through the use case: no
+``database is locked`` reaches a caller, no order is lost or doubled, and an external order id is
+never taken twice."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from kitflow.domain.errors import Conflict
+from kitflow.domain.identity import customer
+from kitflow.domain.order import OrderFilter, OrderItem, PlaceOrder
+from kitflow.services.clock import SystemClock
+from kitflow.services.listing import ListRequest
+from kitflow.services.orders import get_order, list_orders, place_order
+from kitflow_adapters.sqlite import SqliteStore
+from tests.contract.rows import new_customer, new_item, new_patient
+
+THREADS = 8
+PROCESSES = 4
+EACH = 25
+RACED = 10
+
+
+class World(msgspec.Struct, frozen=True):
+    path: str
+    customer_id: int
+    patient_id: int
+    item_id: int
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    path = str(tmp_path / "kitflow.db")
+    store = SqliteStore(path)
+    try:
+        customer_id = new_customer(store)
+        return World(path, customer_id, new_patient(store, customer_id).id, new_item(store).id)
+    finally:
+        store.close()
+
+
+def _place(store: SqliteStore, world: World, external_ids: tuple[str, ...] = ()) -> int:
+    command = PlaceOrder(
+        patient_id=world.patient_id, order_items=(OrderItem(item_id=world.item_id),), external_order_ids=external_ids
+    )
+    return place_order(command, caller=customer(world.customer_id), uow=store, clock=SystemClock()).id
+
+
+def _place_many(store: SqliteStore, world: World, tag: str) -> list[tuple[str, int]]:
+    """``EACH`` orders, each with an external id of its own: (external id, order id) of each."""
+    return [(f"{tag}-{n}", _place(store, world, (f"{tag}-{n}",))) for n in range(EACH)]
+
+
+def _race(store: SqliteStore, world: World, tag: str) -> list[tuple[str, int | str]]:
+    """One attempt at each of the ``RACED`` shared external ids: the order id, or the error code."""
+    outcomes: list[tuple[str, int | str]] = []
+    for n in range(RACED):
+        external_id = f"race-{n}"
+        try:
+            outcomes.append((external_id, _place(store, world, (external_id, f"{tag}-only-{n}"))))
+        except Conflict as error:
+            outcomes.append((external_id, error.code))
+    return outcomes
+
+
+def _in_process(job: str, world: World, tag: str) -> list[Any]:
+    """Run ``job`` in a process of its own, on a store it opens itself."""
+    store = SqliteStore(world.path)
+    try:
+        return JOBS[job](store, world, tag)  # type: ignore[no-any-return]
+    finally:
+        store.close()
+
+
+JOBS: dict[str, Callable[[SqliteStore, World, str], list[Any]]] = {"place_many": _place_many, "race": _race}
+
+
+def _everywhere(job: str, world: World) -> list[Any]:
+    """``job`` at once in ``THREADS`` threads sharing one store and in ``PROCESSES`` processes."""
+    store = SqliteStore(world.path)
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run(tag: str) -> None:
+        try:
+            results.extend(JOBS[job](store, world, tag))
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    with multiprocessing.get_context("spawn").Pool(PROCESSES) as pool:
+        pending = pool.starmap_async(_in_process, [(job, world, f"p{n}") for n in range(PROCESSES)])
+        threads = [threading.Thread(target=run, args=(f"t{n}",)) for n in range(THREADS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for outcome in pending.get(timeout=300):
+            results.extend(outcome)
+    store.close()
+    assert errors == []
+    return results
+
+
+def test_threads_and_processes_placing_orders_lose_none_and_double_none(world: World) -> None:
+    placed = _everywhere("place_many", world)
+    assert len(placed) == (THREADS + PROCESSES) * EACH
+    assert len({order_id for _, order_id in placed}) == len(placed)
+    store = SqliteStore(world.path)
+    try:
+        caller = customer(world.customer_id)
+        for external_id, order_id in placed:
+            assert get_order(order_id, caller=caller, uow=store).external_order_ids == (external_id,)
+        listing = list_orders(OrderFilter(), ListRequest(size=250), caller=caller, uow=store)
+        assert listing.total == len(placed)
+    finally:
+        store.close()
+
+
+def test_an_external_order_id_raced_for_everywhere_is_won_exactly_once(world: World) -> None:
+    outcomes = _everywhere("race", world)
+    attempts = THREADS + PROCESSES
+    assert len(outcomes) == attempts * RACED
+    store = SqliteStore(world.path)
+    try:
+        caller = customer(world.customer_id)
+        for n in range(RACED):
+            mine = [result for external_id, result in outcomes if external_id == f"race-{n}"]
+            winners = [result for result in mine if isinstance(result, int)]
+            assert len(winners) == 1
+            assert sorted(r for r in mine if not isinstance(r, int)) == ["duplicate_external_order_id"] * (attempts - 1)
+            stored = list_orders(OrderFilter(external_order_id=f"race-{n}"), ListRequest(), caller=caller, uow=store)
+            assert [o.id for o in stored.content] == winners
+        assert list_orders(OrderFilter(), ListRequest(), caller=caller, uow=store).total == RACED
+    finally:
+        store.close()
+
+
+def test_readers_go_on_while_a_writer_holds_the_lock(world: World) -> None:
+    """A read transaction is never blocked by an open write transaction (WAL): it sees the last commit."""
+    store = SqliteStore(world.path)
+    first = _place(store, world)
+    holding, release = threading.Event(), threading.Event()
+    seen: list[int] = []
+
+    def writer() -> None:
+        with store.begin(write=True) as tx:
+            tx.orders.get(world.customer_id, first)
+            holding.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert holding.wait(30)
+        other = SqliteStore(world.path)
+        with other.begin() as tx:
+            seen.append(tx.orders.get(world.customer_id, first).id)
+        other.close()
+    finally:
+        release.set()
+        thread.join()
+        store.close()
+    assert seen == [first]
