@@ -193,7 +193,33 @@ def complete(app: Litestar) -> dict[str, Any]:
                 operation = document["paths"].get(route.path_format, {}).get(method.lower())
                 if operation is not None:
                     _complete_operation(operation, method, handler.opt, bodies)
+    _name_resources(document)
     return document
+
+
+def _name_resources(document: dict[str, Any]) -> None:
+    """Response schemas under the resource's own name (``PatientOut`` -> ``Patient``), as a client
+    generated from the document would call them; references follow."""
+    schemas = document["components"]["schemas"]
+    renamed = {old: old.removesuffix("Out") for old in schemas if old.endswith("Out")}
+    if set(renamed.values()) & set(schemas):
+        raise RuntimeError("a response schema would take the name of another schema")
+    for old, new in renamed.items():
+        schemas[new] = schemas.pop(old)
+        schemas[new]["title"] = new
+    references = {f"#/components/schemas/{old}": f"#/components/schemas/{new}" for old, new in renamed.items()}
+
+    def follow(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("$ref"), str):
+                node["$ref"] = references.get(node["$ref"], node["$ref"])
+            for value in node.values():
+                follow(value)
+        elif isinstance(node, list):
+            for value in node:
+                follow(value)
+
+    follow(document)
 
 
 def _complete_operation(
