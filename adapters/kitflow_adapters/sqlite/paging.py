@@ -20,13 +20,16 @@ T = TypeVar("T")
 
 
 class Where:
-    """A WHERE clause: terms joined by AND, and their parameters in order."""
+    """A WHERE clause: terms joined by AND, and their parameters in order. ``hint`` follows the
+    table's name in FROM: `` NOT INDEXED`` makes a term that lists row ids (a full-text match)
+    drive the query, rather than a walk of the table's indexes."""
 
-    __slots__ = ("terms", "params")
+    __slots__ = ("terms", "params", "hint")
 
     def __init__(self) -> None:
         self.terms: list[str] = []
         self.params: list[Any] = []
+        self.hint = ""
 
     def add(self, term: str, *params: Any) -> Where:
         self.terms.append(term)
@@ -69,6 +72,7 @@ def page(
     read by ``total_sql`` (a query and its parameters) when the caller keeps it, else counted."""
     terms = tuple(where.terms)
     params = where.params
+    table += where.hint
     if spec.after is not None:
         sql = page_sql(table, columns, terms, "after", spec.descending)
         rows = conn.execute(sql, [*params, spec.after, spec.size + 1]).fetchall()
