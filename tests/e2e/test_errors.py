@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 import pytest
 from litestar.testing import TestClient
 
+from kitflow_adapters.http.app import build_app
 from tests.e2e.api import ADDRESS, Api, World, check_shape, patient_body, problem
 
 BAD_IDS = ["abc", "0", "+3", "%203", "3%20", "-1", "1.0", "01", str(2**64), str(2**63)]
@@ -179,3 +183,31 @@ def test_check_shape_catches_a_server_error() -> None:
         check_shape(
             httpx.Response(404, text="<html>", headers={"content-type": "text/html"}, request=request)
         )
+
+
+class _BrokenStore:
+    """A store whose every transaction fails, as a disk or driver failure would."""
+
+    def begin(self, *, write: bool = False) -> Any:
+        raise RuntimeError("disk on fire: /secret/path")
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_unexpected_failure_is_a_logged_500_problem_without_a_trace(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = build_app(_BrokenStore(), operator_digest=None)  # type: ignore[arg-type]
+    with TestClient(app) as http, caplog.at_level(logging.ERROR, logger="kitflow.http"):
+        response = http.get("/api/v3/order", headers={"Impilo-API-Key": "some-key"})
+        healthy = http.get("/health")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["code"] == "internal_error" and body["type"] == "/problems/internal_error"
+    assert "disk on fire" not in response.text and "Traceback" not in response.text
+    assert any(
+        "disk on fire" in (r.exc_text or str(r.exc_info)) for r in caplog.records if r.name == "kitflow.http"
+    )
+    assert healthy.status_code == 200

@@ -207,7 +207,9 @@ def _name_resources(document: dict[str, Any]) -> None:
     for old, new in renamed.items():
         schemas[new] = schemas.pop(old)
         schemas[new]["title"] = new
-    references = {f"#/components/schemas/{old}": f"#/components/schemas/{new}" for old, new in renamed.items()}
+    references = {
+        f"#/components/schemas/{old}": f"#/components/schemas/{new}" for old, new in renamed.items()
+    }
 
     def follow(node: Any) -> None:
         if isinstance(node, dict):
