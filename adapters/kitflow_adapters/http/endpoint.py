@@ -16,7 +16,7 @@ from kitflow.domain.identity import Principal, Role
 from kitflow.domain.ports import Clock, UnitOfWork
 from kitflow.services.access import authenticate
 from kitflow.services.idempotency import execute_once
-from kitflow_adapters.http.errors import domain_error_body
+from kitflow_adapters.http.errors import PROBLEM_JSON, domain_error_body
 from kitflow_adapters.http.parsing import read_body, text_header
 from kitflow_adapters.http.wire import Stamp
 
@@ -139,7 +139,7 @@ class Api:
             if not isinstance(error, _KEPT):
                 return None
             status, body = domain_error_body(error)
-            return StoredResponse(status=status, content_type="application/problem+json", body=body)
+            return StoredResponse(status=status, content_type=PROBLEM_JSON, body=body)
 
         outcome = execute_once(
             key,
