@@ -12,7 +12,7 @@ from kitflow.domain.kit import Kit, KitFilter, KitItem
 from kitflow.domain.paging import Page, PageSpec
 from kitflow_adapters.sqlite.codec import JsonColumn, from_ms, to_json, to_ms
 from kitflow_adapters.sqlite.paging import Where, page
-from kitflow_adapters.sqlite.repository import Owned, Repository, found, json_array, violates, with_id
+from kitflow_adapters.sqlite.repository import Owned, Repository, by_ids, found, violates, with_id
 
 _KIT_LINES: Final = JsonColumn(tuple[KitItem, ...])
 
@@ -36,8 +36,11 @@ class SqliteManufacturers(Repository):
     def get_many(self, ids: Collection[int]) -> dict[int, Manufacturer]:
         if not ids:
             return {}
-        rows = self._conn.execute(
-            "SELECT id, name FROM manufacturers WHERE id IN (SELECT value FROM json_each(?))", (json_array(ids),)
+        rows = by_ids(
+            self._conn,
+            ids,
+            one="SELECT id, name FROM manufacturers WHERE id = ?",
+            many="SELECT id, name FROM manufacturers WHERE id IN (SELECT value FROM json_each(?))",
         )
         return {row[0]: Manufacturer(id=row[0], name=row[1]) for row in rows}
 
@@ -86,8 +89,11 @@ class SqliteItems(Repository):
     def get_many(self, ids: Collection[int]) -> dict[int, Item]:
         if not ids:
             return {}
-        rows = self._conn.execute(
-            f"SELECT {_ITEM_COLUMNS} FROM items WHERE id IN (SELECT value FROM json_each(?))", (json_array(ids),)
+        rows = by_ids(
+            self._conn,
+            ids,
+            one=f"SELECT {_ITEM_COLUMNS} FROM items WHERE id = ?",
+            many=f"SELECT {_ITEM_COLUMNS} FROM items WHERE id IN (SELECT value FROM json_each(?))",
         )
         return {row[0]: _item(row) for row in rows}
 

@@ -4,7 +4,7 @@ translation of SQLite's constraint errors into the domain's."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any, ClassVar, Protocol, TypeVar
 
 import msgspec
@@ -40,6 +40,17 @@ class Repository:
 def json_array(values: Collection[Any]) -> str:
     """``values`` as the JSON array that ``json_each(?)`` reads: one statement for any number of them."""
     return to_json(values if isinstance(values, (list, tuple, set, frozenset)) else list(values))
+
+
+def by_ids(
+    conn: sqlite3.Connection, ids: Collection[Any], *, one: str, many: str, params: tuple[Any, ...] = ()
+) -> Iterable[Any]:
+    """The rows of ``ids``: by ``one`` (``id = ?``) for a single id, the common case, else by ``many``
+    (``id IN (SELECT value FROM json_each(?))``); each takes its id(s) first, then ``params``."""
+    if len(ids) == 1:
+        (only,) = ids
+        return conn.execute(one, (only, *params))
+    return conn.execute(many, (json_array(ids), *params))
 
 
 def found(row: Any, what: str) -> Any:
@@ -91,7 +102,8 @@ class Owned(Repository):
         """Those of ``ids`` that are the customer's rows, by id."""
         if not ids:
             return {}
-        return {row[0]: self.decode(row) for row in self._conn.execute(self._get_many, (json_array(ids), customer_id))}
+        rows = by_ids(self._conn, ids, one=self._get, many=self._get_many, params=(customer_id,))
+        return {row[0]: self.decode(row) for row in rows}
 
     def _page(self, where: Where, spec: PageSpec, *, total_sql: tuple[str, Sequence[Any]] | None = None) -> Page[Any]:
         return page(
