@@ -168,3 +168,24 @@ def test_readers_go_on_while_a_writer_holds_the_lock(world: World) -> None:
         thread.join()
         store.close()
     assert seen == [first]
+
+
+def test_close_releases_every_threads_connection_and_a_later_begin_reopens(world: World) -> None:
+    store = SqliteStore(world.path)
+    placed: list[int] = []
+    threads = [threading.Thread(target=lambda: placed.append(_place(store, world))) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    links = [link for _, link in store._links]
+    assert len(links) >= 3
+    store.close()
+    for link in links:
+        with pytest.raises(Exception, match="closed"):
+            link.conn.execute("SELECT 1")
+    try:
+        with store.begin() as tx:
+            assert set(tx.orders.get_many(world.customer_id, placed)) == set(placed)
+    finally:
+        store.close()
