@@ -10,11 +10,13 @@ from kitflow.domain.catalog import Item, ItemFilter, Manufacturer
 from kitflow.domain.errors import Conflict
 from kitflow.domain.kit import Kit, KitFilter, KitItem
 from kitflow.domain.paging import Page, PageSpec
+from kitflow.domain.stored import Restorer
 from kitflow_adapters.sqlite.codec import JsonColumn, from_ms, to_json, to_ms
 from kitflow_adapters.sqlite.paging import Where, page
 from kitflow_adapters.sqlite.repository import Owned, Repository, by_ids, found, violates, with_id
 
 _KIT_LINES: Final = JsonColumn(tuple[KitItem, ...])
+_KIT: Final = Restorer(Kit)
 
 
 class SqliteManufacturers(Repository):
@@ -109,7 +111,7 @@ class SqliteItems(Repository):
 
 
 def _kit(row: Any) -> Kit:
-    return Kit(
+    return _KIT(
         id=row[0],
         customer_id=row[1],
         name=row[2],

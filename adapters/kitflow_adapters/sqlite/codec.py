@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any, Final, Generic, TypeVar
 
 import msgspec
+
+from kitflow.domain.stored import Restorer, shadow
 
 T = TypeVar("T")
 
@@ -26,8 +29,9 @@ def ceil_ms(moment: dt.datetime) -> int:
     return -((EPOCH - moment) // _MS)
 
 
+@functools.lru_cache(maxsize=4096)
 def from_ms(ms: int) -> dt.datetime:
-    """The UTC time ``ms`` milliseconds after 1970."""
+    """The UTC time ``ms`` milliseconds after 1970 (remembered: a row and a page repeat times)."""
     return EPOCH + dt.timedelta(milliseconds=ms)
 
 
@@ -45,13 +49,21 @@ def to_json(value: Any) -> str:
 
 
 class JsonColumn(Generic[T]):
-    """A column holding JSON of one type; decoding checks it (and runs the structs' own checks)."""
+    """A column holding JSON of one type; decoding checks its types and runs the structs' own
+    checks, except with ``recheck=False`` (a struct type whose checks cost more than its read): then
+    the struct is made as stored (``kitflow.domain.stored``; its checks ran when it was written)."""
 
-    def __init__(self, kind: type[T]) -> None:
-        self._decoder = msgspec.json.Decoder(kind)
+    def __init__(self, kind: type[T], *, recheck: bool = True) -> None:
+        if recheck:
+            self._decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(kind)
+            self._restore: Any = None
+        else:
+            self._decoder = msgspec.json.Decoder(shadow(kind))  # type: ignore[arg-type]
+            self._restore = Restorer(kind).of  # type: ignore[arg-type]
 
     def decode(self, text: str) -> T:
-        return self._decoder.decode(text)
+        value = self._decoder.decode(text)
+        return value if self._restore is None else self._restore(value)
 
     def maybe(self, text: str | None) -> T | None:
-        return None if text is None else self._decoder.decode(text)
+        return None if text is None else self.decode(text)

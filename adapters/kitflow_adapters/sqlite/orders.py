@@ -30,6 +30,8 @@ _EXTERNAL_IDS: Final = JsonColumn(tuple[str, ...])
 _EVENTS: Final = JsonColumn(tuple[OrderEvent, ...])
 _NOTES: Final = JsonColumn(tuple[OrderNote, ...])
 _TRACKING: Final = JsonColumn(tuple[TrackingNumber, ...])
+_STATUS: Final = {status.value: status for status in OrderStatus}
+_SHIPPING: Final = {option.value: option for option in ShippingOption}
 
 _COLUMNS: Final = (
     "id, customer_id, patient_id, site_id, status, shipping_option, items, kits, external_ids, events, notes,"
@@ -46,8 +48,8 @@ def _order(row: Any) -> Order:
         customer_id=row[1],
         patient_id=row[2],
         site_id=row[3],
-        current_status=OrderStatus(row[4]),
-        shipping_option=ShippingOption(row[5]),
+        current_status=_STATUS[row[4]],
+        shipping_option=_SHIPPING[row[5]],
         order_items=_ITEMS.decode(row[6]),
         order_kits=_KITS.decode(row[7]),
         external_order_ids=_EXTERNAL_IDS.decode(row[8]),

@@ -9,12 +9,16 @@ from typing import Any, Final
 from kitflow.domain.errors import Conflict
 from kitflow.domain.paging import Page, PageSpec
 from kitflow.domain.patient import Patient, PatientFilter, Site, SiteFilter, name_key, search_key
+from kitflow.domain.stored import Restorer
 from kitflow.domain.values import Address, Sex
 from kitflow_adapters.sqlite.codec import JsonColumn, from_ms, to_json, to_ms
 from kitflow_adapters.sqlite.paging import Where
 from kitflow_adapters.sqlite.repository import Owned, found, violates, with_id
 
-_ADDRESS: Final = JsonColumn(Address)
+_ADDRESS: Final = JsonColumn(Address, recheck=False)
+_PATIENT: Final = Restorer(Patient)
+_SITE: Final = Restorer(Site)
+_SEX: Final = {sex.value: sex for sex in Sex}
 TRIGRAM: Final = 3
 """The shortest ``name`` needle the trigram index can serve; shorter ones scan the customer's rows."""
 
@@ -37,7 +41,7 @@ def name_filter(where: Where, needle: str | None, *, index: str) -> None:
 
 
 def _patient(row: Any) -> Patient:
-    return Patient(
+    return _PATIENT(
         id=row[0],
         customer_id=row[1],
         external_identifier=row[2],
@@ -47,7 +51,7 @@ def _patient(row: Any) -> Patient:
         date_of_birth=None if row[6] is None else dt.date.fromisoformat(row[6]),
         email=row[7],
         phone_number=row[8],
-        sex=Sex(row[9]),
+        sex=_SEX[row[9]],
         site_id=row[10],
         enrolled=bool(row[11]),
         archived=bool(row[12]),
@@ -150,7 +154,7 @@ class SqlitePatients(Owned):
 
 
 def _site(row: Any) -> Site:
-    return Site(
+    return _SITE(
         id=row[0],
         customer_id=row[1],
         name=row[2],
