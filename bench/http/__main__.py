@@ -17,6 +17,7 @@ import os
 import secrets
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from bench.http import profile
@@ -24,6 +25,7 @@ from bench.http.load import Load, Server, free_port, run_wrk
 from bench.http.report import Measured, table
 from bench.http.scenarios import Scenario, deep_cursor, probe, scenarios, write_body
 from bench.http.seed import Seeded, seeded_database
+from kitflow_adapters.bootstrap import open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 WARMUP = 1.0
@@ -116,7 +118,37 @@ def run(args: argparse.Namespace) -> str:
     finally:
         for server in reversed(servers):
             server.stop()
+    if not args.no_inprocess:
+        report += "\n" + _in_process()
     return report
+
+
+IN_PROCESS_ORDERS = 20_000
+"""Orders the in-process figures create one use case call at a time (a million would take long)."""
+
+
+def _in_process() -> str:
+    """The store benchmark's figures (``bench/store.py``: use cases on the SQLite and memory stores,
+    no HTTP), run here so that one ``make bench`` gives both."""
+    print("  in process: bench/store.py on the SQLite and memory stores", file=sys.stderr, flush=True)
+    try:
+        from bench import store
+    except ImportError:
+        return "### In process\n\n`bench/store.py` (the store benchmark) is not in this tree yet.\n"
+
+    rows = []
+    for name in ("sqlite", "memory"):
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "bench.db" if name == "sqlite" else None
+            uow = open_store(f"sqlite:///{path}" if path else "memory://")
+            try:
+                rows.append(store.measure(name, uow, orders=IN_PROCESS_ORDERS, walk_budget=10.0, path=path))
+            finally:
+                uow.close()
+    return (
+        f"### In process, {IN_PROCESS_ORDERS:,} orders (`bench/store.py`: use cases, no HTTP)\n\n"
+        + store.table(rows) + "\n"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=16, help="wrk connections")
     parser.add_argument("--profile", action="store_true", help="also profile Kitflow under each load with py-spy")
     parser.add_argument("--only", nargs="*", help="run only these scenarios (create fetch page1 page800 cursor invalid)")
+    parser.add_argument("--no-inprocess", action="store_true", help="skip the in-process figures")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args(argv)
     report = run(args)
