@@ -88,10 +88,14 @@ def _prepare() -> None:
             conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
         except psycopg.errors.UniqueViolation:
             pass  # made by another process at the same moment
+        conn.execute("SET lock_timeout = '200ms'")  # a schema still in use by a stuck backend stays
         for (name,) in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'kt\\_%'").fetchall():
             found = _OURS.match(name)
             if found and not _alive(int(found.group(1))):
-                conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+                try:
+                    conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+                except psycopg.errors.LockNotAvailable:
+                    pass
     atexit.register(_drop_all)
     _ready = True
 

@@ -12,7 +12,6 @@ from kitflow.domain.errors import Conflict, NotFound
 from kitflow.domain.kit import Kit, KitFilter, KitItem
 from kitflow.domain.paging import Page, PageSpec
 from kitflow_adapters.postgres.repository import Filter, Owned, Repository, Row
-from kitflow_adapters.postgres.session import lock_key
 from kitflow_adapters.postgres.text import loaded, loaded_or_none, stored, stored_or_none
 
 _ITEM: Final = "t.id, t.name, t.sku, t.model, t.manufacturer_id, t.orderable"
@@ -52,7 +51,7 @@ class PostgresManufacturers(Repository):
 
     def by_name(self, name: str) -> Manufacturer | None:
         row = self._one(
-            "SELECT id FROM manufacturers WHERE name = %s", (stored(name),), locks=(lock_key("manufacturer", name),)
+            "SELECT id FROM manufacturers WHERE name = %s", (stored(name),), locks=(("manufacturer", name),)
         )
         return None if row is None else Manufacturer(id=row[0], name=name)
 
@@ -115,7 +114,7 @@ class PostgresItems(Repository):
         return {row[0]: _item(row) for row in rows}
 
     def id_by_sku(self, sku: str) -> int | None:
-        row = self._one("SELECT id FROM items WHERE sku = %s", (stored(sku),), locks=(lock_key("sku", sku),))
+        row = self._one("SELECT id FROM items WHERE sku = %s", (stored(sku),), locks=(("sku", sku),))
         return None if row is None else row[0]
 
     def page(self, where: ItemFilter, spec: PageSpec) -> Page[Item]:

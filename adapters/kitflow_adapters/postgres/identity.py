@@ -7,7 +7,6 @@ import datetime as dt
 from kitflow.domain.errors import Conflict, NotFound
 from kitflow.domain.identity import ApiKey, Customer, Role
 from kitflow_adapters.postgres.repository import Repository, Row
-from kitflow_adapters.postgres.session import lock_key
 from kitflow_adapters.postgres.text import loaded, stored
 
 _KEY = "prefix, digest, role, customer_id, created_at, revoked_at"
@@ -51,7 +50,7 @@ class PostgresApiKeys(Repository):
             raise Conflict("duplicate_key_prefix", "a key with this prefix exists")
 
     def find(self, prefix: str) -> ApiKey | None:
-        row = self._one(f"SELECT {_KEY} FROM api_keys WHERE prefix = %s", (stored(prefix),), locks=(lock_key("key", prefix),))
+        row = self._one(f"SELECT {_KEY} FROM api_keys WHERE prefix = %s", (stored(prefix),), locks=(("key", prefix),))
         return None if row is None else _key(row)
 
     def revoke(self, prefix: str, at: dt.datetime) -> None:
@@ -61,6 +60,6 @@ class PostgresApiKeys(Repository):
 
     def has_operator_key(self) -> bool:
         row = self._one(
-            "SELECT EXISTS (SELECT 1 FROM api_keys WHERE role = 'operator')", (), locks=(lock_key("operator-key", ""),)
+            "SELECT EXISTS (SELECT 1 FROM api_keys WHERE role = 'operator')", (), locks=(("operator-key", ""),)
         )
         return bool(row and row[0])

@@ -20,8 +20,8 @@ from kitflow.domain.order import (
     TrackingNumber,
 )
 from kitflow.domain.paging import Page, PageSpec
+from kitflow_adapters.postgres.session import Lock
 from kitflow_adapters.postgres.repository import Filter, Owned, Row, encode
-from kitflow_adapters.postgres.session import lock_key
 from kitflow_adapters.postgres.text import loaded, stored
 
 _EVENTS: Final = msgspec.json.Decoder(tuple[OrderEvent, ...])
@@ -77,8 +77,8 @@ def _order(row: Row) -> Order:
     )
 
 
-def _external_lock(customer_id: int, external_id: str) -> int:
-    return lock_key("order-external-id", f"{customer_id}\x00{external_id}")
+def _external_lock(customer_id: int, external_id: str) -> Lock:
+    return ("order-external-id", f"{customer_id}\x00{external_id}")
 
 
 class PostgresOrders(Owned):

@@ -10,8 +10,8 @@ from kitflow.domain.errors import Conflict, NotFound
 from kitflow.domain.paging import Page, PageSpec
 from kitflow.domain.patient import Patient, PatientFilter, Site, SiteFilter, name_key, search_key
 from kitflow.domain.values import Address, Sex
+from kitflow_adapters.postgres.session import Lock
 from kitflow_adapters.postgres.repository import Filter, Owned, Row, contains, encode
-from kitflow_adapters.postgres.session import lock_key
 from kitflow_adapters.postgres.text import folded, loaded, loaded_or_none, stored, stored_or_none
 
 _ADDRESS: Final = msgspec.json.Decoder(Address)
@@ -67,8 +67,8 @@ def _patient_params(patient: Patient) -> dict[str, object]:
     }
 
 
-def _external_lock(customer_id: int, external_identifier: str) -> int:
-    return lock_key("patient-external-identifier", f"{customer_id}\x00{external_identifier}")
+def _external_lock(customer_id: int, external_identifier: str) -> Lock:
+    return ("patient-external-identifier", f"{customer_id}\x00{external_identifier}")
 
 
 class PostgresSites(Owned):

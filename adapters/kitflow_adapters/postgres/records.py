@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 from kitflow.domain.idempotency import IdempotencyRecord, StoredResponse
 from kitflow_adapters.postgres.repository import Repository
-from kitflow_adapters.postgres.session import lock_key
 from kitflow_adapters.postgres.text import loaded, stored
 
 _RECORD = "scope, key, fingerprint, token, created_at, status, content_type, body"
@@ -20,7 +19,7 @@ class PostgresIdempotencyRecords(Repository):
         row = self._one(
             f"SELECT {_RECORD} FROM idempotency_records WHERE scope = %s AND key = %s",
             (scope, stored(key)),
-            locks=(lock_key("idempotency", f"{scope}\x00{key}"),),
+            locks=(("idempotency", f"{scope}\x00{key}"),),
         )
         if row is None:
             return None
@@ -59,7 +58,7 @@ class PostgresSettings(Repository):
 
     def get_or_create(self, name: str, make: Callable[[], str]) -> str:
         query = "SELECT value FROM settings WHERE name = %s"
-        row = self._one(query, (name,), locks=(lock_key("setting", name),))
+        row = self._one(query, (name,), locks=(("setting", name),))
         if row is not None:
             return row[0]
         self._s.writing()

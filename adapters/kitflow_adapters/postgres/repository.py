@@ -19,7 +19,7 @@ import msgspec
 
 from kitflow.domain.errors import NotFound
 from kitflow.domain.paging import Page, PageSpec, cut
-from kitflow_adapters.postgres.session import Session
+from kitflow_adapters.postgres.session import Lock, Session
 
 T = TypeVar("T")
 Row = tuple[Any, ...]
@@ -92,10 +92,10 @@ class Repository:
         counted = total.fetchone()
         return cut([decode(row) for row in rows.fetchall()], spec=spec, total=counted[0] if counted else 0)
 
-    def _one(self, query: str, params: Sequence[Any], *, locks: Sequence[int] = ()) -> Row | None:
+    def _one(self, query: str, params: Sequence[Any], *, locks: Sequence[Lock] = ()) -> Row | None:
         return self._s.run(query, params, locks=locks).fetchone()
 
-    def _all(self, query: str, params: Sequence[Any], *, locks: Sequence[int] = ()) -> list[Row]:
+    def _all(self, query: str, params: Sequence[Any], *, locks: Sequence[Lock] = ()) -> list[Row]:
         return self._s.run(query, params, locks=locks).fetchall()
 
 

@@ -15,11 +15,12 @@ which ``jsonb`` refuses.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Final
 
 import psycopg
 from psycopg import sql
+
+from kitflow_adapters.postgres.session import lock_key
 
 MIGRATIONS: Final[tuple[str, ...]] = (
     # 1: the tables, constraints and the indexes of every list filter (keyset by id).
@@ -199,12 +200,6 @@ class SchemaTooNew(RuntimeError):
     """The database was migrated by a newer Kitflow than this one."""
 
 
-def _lock_key(schema: str) -> int:
-    """The advisory lock that migrations of ``schema`` take (a signed 64-bit integer)."""
-    digest = hashlib.blake2b(f"kitflow:migrate:{schema}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
 def migrate(conn: psycopg.Connection) -> list[int]:
     """Bring the schema of ``conn``'s current schema (the first of its search_path) to ``VERSION``,
     in one transaction holding an advisory lock, so processes that start together take turns.
@@ -214,7 +209,7 @@ def migrate(conn: psycopg.Connection) -> list[int]:
         schema = conn.execute("SELECT current_schema()").fetchone()
         if schema is None or schema[0] is None:
             raise psycopg.ProgrammingError("no schema to migrate: the search_path names no existing schema")
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(schema[0]),))
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(schema[0], "migrate", ""),))
         conn.execute(
             "CREATE TABLE IF NOT EXISTS kitflow_migrations ("
             " version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"

@@ -38,20 +38,26 @@ locked check a use case makes first; the repositories report these cases themsel
 Statement = tuple[str, Sequence[Any] | None]
 
 
-def lock_key(namespace: str, value: str) -> int:
-    """The advisory lock of ``value`` in ``namespace``: a signed 64-bit hash (collisions only make
-    two unrelated keys wait for each other)."""
-    digest = hashlib.blake2b(f"{namespace}\x00{value}".encode("utf-8", "surrogatepass"), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+Lock = tuple[str, str]
+"""An advisory lock by name: a namespace (``sku``, ``order-external-id``, ...) and a value in it."""
+
+
+def lock_key(schema: str, namespace: str, value: str) -> int:
+    """The advisory lock of ``value`` in ``namespace`` for the Kitflow schema ``schema`` (advisory
+    locks are database-wide; schemas never share one): a signed 64-bit hash, whose rare collisions
+    only make two unrelated keys wait for each other."""
+    name = f"{schema}\x00{namespace}\x00{value}".encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(name, digest_size=8).digest(), "big", signed=True)
 
 
 class Session:
     """One transaction of one thread: the connection it holds from the pool until ``end``."""
 
-    __slots__ = ("_pool", "conn", "write", "started")
+    __slots__ = ("_pool", "_schema", "conn", "write", "started")
 
-    def __init__(self, pool: ConnectionPool, *, write: bool, timeout: float) -> None:
+    def __init__(self, pool: ConnectionPool, *, schema: str, write: bool, timeout: float) -> None:
         self._pool = pool
+        self._schema = schema
         self.write = write
         self.started = False
         try:
@@ -66,12 +72,13 @@ class Session:
         if not self.write:
             raise RuntimeError("a write in a read-only transaction")
 
-    def run(self, query: str, params: Sequence[Any] | None = None, *, locks: Iterable[int] = ()) -> psycopg.Cursor:
-        """Execute ``query`` after taking the advisory ``locks`` (write transactions only), in one
-        round trip. Raises Conflict or InvalidInput for what the database refuses on their account."""
+    def run(self, query: str, params: Sequence[Any] | None = None, *, locks: Iterable[Lock] = ()) -> psycopg.Cursor:
+        """Execute ``query`` after taking the advisory ``locks`` (write transactions only; in one
+        order, so that transactions wait for each other instead of deadlocking), in one round trip.
+        Raises Conflict or InvalidInput for what the database refuses on their account."""
         prelude: list[Statement] = []
         if self.write:
-            keys = sorted(set(locks))
+            keys = sorted({lock_key(self._schema, namespace, value) for namespace, value in locks})
             if keys:
                 prelude.append((_LOCK, (keys,)))
         return self.run_all([*prelude, (query, params)])[-1]

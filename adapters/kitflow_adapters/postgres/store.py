@@ -108,7 +108,7 @@ class _Scope:
             if self._write and not joined.write:
                 raise RuntimeError("a write transaction inside a read-only one")
             return joined
-        tx = PostgresTransaction(Session(self._store._pool, write=self._write, timeout=self._store.timeout))
+        tx = PostgresTransaction(Session(self._store._pool, schema=self._store.schema, write=self._write, timeout=self._store.timeout))
         local.tx = self._tx = tx
         return tx
 
@@ -144,8 +144,10 @@ class PostgresStore:
         try:
             with psycopg.connect(conninfo, autocommit=True, connect_timeout=max(1, int(timeout))) as conn:
                 migrate(conn)
+                found = conn.execute("SELECT current_schema()").fetchone()
         except psycopg.OperationalError as error:
             raise ConnectionError(f"cannot reach PostgreSQL: {str(error).strip()}") from None
+        self.schema: str = found[0] if found else "public"
         self._pool = ConnectionPool(
             conninfo,
             min_size=low,
