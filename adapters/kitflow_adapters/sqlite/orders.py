@@ -22,7 +22,7 @@ from kitflow.domain.order import (
 from kitflow.domain.paging import Page, PageSpec
 from kitflow_adapters.sqlite.codec import JsonColumn, ceil_ms, from_ms, to_json, to_ms
 from kitflow_adapters.sqlite.paging import Where
-from kitflow_adapters.sqlite.repository import Owned, found, json_array, violates, with_id
+from kitflow_adapters.sqlite.repository import Owned, by_ids, found, json_array, violates, with_id
 
 _ITEMS: Final = JsonColumn(tuple[OrderItem, ...])
 _KITS: Final = JsonColumn(tuple[OrderKit, ...])
@@ -138,12 +138,15 @@ class SqliteOrders(Owned):
     def ids_by_external_ids(self, customer_id: int, external_ids: Collection[str]) -> dict[str, int]:
         if not external_ids:
             return {}
-        rows = self._conn.execute(
-            "SELECT external_id, order_id FROM order_external_ids"
-            " WHERE customer_id = ? AND external_id IN (SELECT value FROM json_each(?))",
-            (customer_id, json_array(external_ids)),
+        rows = by_ids(
+            self._conn,
+            external_ids,
+            one="SELECT external_id, order_id FROM order_external_ids WHERE external_id = ? AND customer_id = ?",
+            many="SELECT external_id, order_id FROM order_external_ids"
+            " WHERE external_id IN (SELECT value FROM json_each(?)) AND customer_id = ?",
+            params=(customer_id,),
         )
-        return dict(rows.fetchall())
+        return dict(rows)
 
     def page(self, customer_id: int, where: OrderFilter, spec: PageSpec) -> Page[Order]:
         clause = Where().add("customer_id = ?", customer_id)
