@@ -25,7 +25,7 @@ FIRST_NAMES = ["Ada", "ada", "Ångström", "STRASSE", "Straße", "Zoë", "Bob", 
 LAST_NAMES = ["Lovelace", "LÖVELACE", "Smith", "SS", "ß", "de la Cruz", "ǅemal", "x\x00y"]
 NEEDLES = [
     "a", "ad", "ADA", "da lo", "a l", "ångs", "ÅNGSTRÖM", "strasse", "ss", "ß", "SS", "zoë", "o'b",
-    '"hi"', 'y "h', "e a", "x", "qqq", "  ", " la c", "ǆ", "i̇l", "\x00y", "smith", "ada lovelace",
+    '"hi"', 'y "h', "e a", "x", "qqq", "  ", " la c", "ǆ", "i̇l", "\x00y", "x\x00y", "smith", "ada lovelace",
 ]
 EMAILS = ["ada@x.example", "ADA@X.example", "bob@y.example", "Ærø@z.example"]
 EMAIL_FILTERS = [*EMAILS, " ada@x.EXAMPLE ", "ærø@z.example", "nobody@z.example"]
