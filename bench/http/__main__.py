@@ -4,7 +4,7 @@
 (``make bench`` runs it). Steps: seed (or reuse) the database, copy it, serve it with
 ``kitflow serve`` (SQLite, one worker), probe every scenario once (checking Kitflow's answers and
 keeping its bodies), serve those bodies from the ceiling app, then for each scenario warm up and
-load the ceiling, then Kitflow, with the same wrk settings. The table goes to
+load the ceiling then Kitflow, in alternating rounds, with the same wrk settings. The table goes to
 ``bench/results/latest.md`` and to standard output.
 """
 
@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 from bench.http import profile
-from bench.http.load import Load, Server, free_port, run_wrk
+from bench.http.load import Load, Server, WrkResult, combined, free_port, run_wrk
 from bench.http.report import Measured, table
 from bench.http.scenarios import Scenario, deep_cursor, probe, scenarios, write_body
 from bench.http.seed import Seeded, seeded_database
@@ -97,11 +97,16 @@ def run(args: argparse.Namespace) -> str:
             if args.only and scenario.name not in args.only:
                 continue
             body = write_body(work, scenario)
-            measured = {}
+            rounds: dict[str, list[WrkResult]] = {ceiling.name: [], kitflow.name: []}
             for server in (ceiling, kitflow):
                 _load(server, scenario, load=load, key=seeded.api_key, body=body, run=f"{run_id}w", seconds=WARMUP)
-                measured[server.name] = result = _load(server, scenario, load=load, key=seeded.api_key, body=body,
-                                                       run=run_id)
+            for number in range(args.rounds):  # alternate, so that both see the same moments of a shared machine
+                for server in (ceiling, kitflow):
+                    rounds[server.name].append(_load(server, scenario, load=load, key=seeded.api_key, body=body,
+                                                     run=f"{run_id}r{number}", seconds=load.seconds / args.rounds))
+            measured = {name: combined(results) for name, results in rounds.items()}
+            for server in (ceiling, kitflow):
+                result = measured[server.name]
                 print(
                     f"  {scenario.title:<28} {server.name:<14} {result.rate:9,.0f} req/s  p50 {result.p50_us / 1000:6.2f} ms"
                     f"  p99 {result.p99_us / 1000:6.2f} ms  errors {result.errors}"
@@ -110,7 +115,7 @@ def run(args: argparse.Namespace) -> str:
                     file=sys.stderr, flush=True,
                 )
             rows.append(Measured(scenario=scenario, kitflow=measured[kitflow.name], ceiling=measured[ceiling.name]))
-        report = table(rows, orders=args.orders, load=load, started=started, loadavg=loadavg)
+        report = table(rows, orders=args.orders, load=load, rounds=args.rounds, started=started, loadavg=loadavg)
         if args.profile:
             report += "\n" + profile.profile_all(
                 kitflow, plan, load=load, key=seeded.api_key, work=work, run=f"{run_id}p", only=args.only,
@@ -155,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Load Kitflow and the ceiling app with wrk; report ratios.")
     parser.add_argument("--orders", type=int, default=20_000, help="orders in the seeded database (default 20,000)")
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds of load per scenario and server")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds per scenario, each loading the ceiling then Kitflow for SECONDS/ROUNDS")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections")
     parser.add_argument("--profile", action="store_true", help="also profile Kitflow under each load with py-spy")

@@ -61,6 +61,34 @@ class WrkResult(msgspec.Struct, kw_only=True):
         return self.connect + self.read + self.write + self.timeout + self.unexpected
 
 
+def combined(results: Sequence[WrkResult]) -> WrkResult:
+    """Several runs of one scenario on one server as one: counts and times added, latency
+    percentiles the median of the runs' (wrk gives no histogram to merge), the peak the largest."""
+    def median(values: list[float]) -> float:
+        ordered = sorted(values)
+        return ordered[len(ordered) // 2]
+
+    return WrkResult(
+        requests=sum(r.requests for r in results),
+        duration_us=sum(r.duration_us for r in results),
+        bytes=sum(r.bytes for r in results),
+        connect=sum(r.connect for r in results),
+        read=sum(r.read for r in results),
+        write=sum(r.write for r in results),
+        status=sum(r.status for r in results),
+        timeout=sum(r.timeout for r in results),
+        unexpected=sum(r.unexpected for r in results),
+        unexpected_statuses=" ".join(sorted({s for r in results for s in r.unexpected_statuses.split()})),
+        p50_us=int(median([r.p50_us for r in results])),
+        p90_us=int(median([r.p90_us for r in results])),
+        p99_us=int(median([r.p99_us for r in results])),
+        mean_us=sum(r.mean_us * r.requests for r in results) / max(1, sum(r.requests for r in results)),
+        max_us=max(r.max_us for r in results),
+        peak_rss=max(r.peak_rss for r in results),
+        cpu_seconds=sum(r.cpu_seconds for r in results),
+    )
+
+
 def free_port() -> int:
     """A TCP port on the loopback interface that nobody listens on now."""
     with socket.socket() as sock:

@@ -59,12 +59,13 @@ def machine() -> str:
     )
 
 
-def table(rows: Sequence[Measured], *, orders: int, load: Load, started: str, loadavg: str) -> str:
+def table(rows: Sequence[Measured], *, orders: int, load: Load, rounds: int, started: str, loadavg: str) -> str:
     """The markdown section of one run."""
     lines = [
         f"### HTTP, {orders:,} orders ({started})",
         "",
-        f"wrk {load.threads} threads, {load.connections} connections, {load.seconds:g} s per scenario and server; "
+        f"wrk {load.threads} threads, {load.connections} connections, {load.seconds:g} s per scenario and server "
+        f"(in {rounds} alternating rounds: ceiling, Kitflow, ceiling, ...); "
         f"`kitflow serve` on the SQLite store, one worker; load average before the run {loadavg}.",
         "",
         "| scenario | Kitflow req/s | ceiling req/s | **throughput ratio** | target | p50 ms Kitflow / ceiling "
