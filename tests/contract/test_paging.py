@@ -280,3 +280,17 @@ def test_a_keyset_walk_stays_whole_while_rows_are_added(store: UnitOfWork) -> No
         spec = PageSpec(size=3, after=page.items[-1].id)
     assert seen[: len(before)] == before
     assert len(seen) == len(set(seen)) and seen == sorted(seen)
+
+
+def test_every_name_needle_finds_exactly_what_matches_finds(store: UnitOfWork) -> None:
+    """Each needle against every pair of tricky first and last names (and each site name)."""
+    owner = new_customer(store)
+    with store.begin(write=True) as tx:
+        people = [tx.patients.add(patient(owner, first_name=f, last_name=l)) for f in FIRST_NAMES for l in LAST_NAMES]
+    places = [new_site(store, owner, SiteDraft(name=name)) for name in [*FIRST_NAMES, *LAST_NAMES]]
+    spec = PageSpec(size=250)
+    for needle in NEEDLES:
+        who, where = PatientFilter(name=needle), SiteFilter(name=needle)
+        with store.begin() as tx:
+            assert tx.patients.page(owner, who, spec) == reference(people, who.matches, spec), needle
+            assert tx.sites.page(owner, where, spec) == reference(places, where.matches, spec), needle
