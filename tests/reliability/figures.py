@@ -40,9 +40,13 @@ class Tally:
 
     def count(self, response: httpx.Response | None) -> httpx.Response | None:
         """Note one answer (None: the request got no answer); returns it."""
-        with self._lock:
-            self.statuses[0 if response is None else response.status_code] += 1
+        self.note(0 if response is None else response.status_code)
         return response
+
+    def note(self, status: int) -> None:
+        """Note one answer of ``status`` (0: no answer)."""
+        with self._lock:
+            self.statuses[status] += 1
 
     @property
     def sent(self) -> int:
