@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from kitflow.domain.catalog import Item
 from kitflow.domain.errors import Conflict, NotFound, RuleBroken
 from kitflow.domain.identity import Principal
+from kitflow.domain.kit import Kit
 from kitflow.domain.order import MoveOrder, Order, OrderDetail, OrderFilter, OrderStatus, PlaceOrder
+from kitflow.domain.patient import Patient
 from kitflow.domain.ports import Clock, Transaction, UnitOfWork
-from kitflow.domain.values import CustomerId, OrderId
+from kitflow.domain.values import CustomerId, ItemId, KitId, OrderId
 from kitflow.services.listing import ListRequest, Listing, list_page
 from kitflow.services.views import order_details
 
 
-def _check_recipient(tx: Transaction, customer_id: CustomerId, command: PlaceOrder) -> None:
+def _check_recipient(tx: Transaction, customer_id: CustomerId, command: PlaceOrder) -> dict[int, Patient]:
+    """The order's patient (by id; none for a site order), checked."""
     if command.patient_id is not None:
         try:
             patient = tx.patients.get(customer_id, command.patient_id)
@@ -21,6 +25,7 @@ def _check_recipient(tx: Transaction, customer_id: CustomerId, command: PlaceOrd
             ) from None
         if patient.archived:
             raise RuleBroken("patient_archived", f"patient {patient.id} is archived", field="patient_id")
+        return {patient.id: patient}
     if command.site_id is not None:
         try:
             site = tx.sites.get(customer_id, command.site_id)
@@ -28,9 +33,13 @@ def _check_recipient(tx: Transaction, customer_id: CustomerId, command: PlaceOrd
             raise RuleBroken("site_does_not_exist", f"site {command.site_id} does not exist", field="site_id") from None
         if not site.active:
             raise RuleBroken("site_inactive", f"site {site.id} is inactive", field="site_id")
+    return {}
 
 
-def _check_lines(tx: Transaction, customer_id: CustomerId, command: PlaceOrder) -> None:
+def _check_lines(
+    tx: Transaction, customer_id: CustomerId, command: PlaceOrder
+) -> tuple[dict[KitId, Kit], dict[ItemId, Item]]:
+    """The order's kits and every item it names (its own lines' and its kits'), checked."""
     kits = tx.kits.get_many(customer_id, {line.kit_id for line in command.order_kits})
     wanted = {line.item_id for line in command.order_items}
     wanted |= {item_id for kit in kits.values() for item_id in kit.item_ids}
@@ -54,6 +63,7 @@ def _check_lines(tx: Transaction, customer_id: CustomerId, command: PlaceOrder) 
                 raise RuleBroken(
                     "item_not_orderable", f"item {item_id} of kit {kit.id} is not orderable", field=field
                 )
+    return kits, items
 
 
 def _check_external_ids(tx: Transaction, customer_id: CustomerId, command: PlaceOrder) -> None:
@@ -76,11 +86,11 @@ def place_order(command: PlaceOrder, *, caller: Principal, uow: UnitOfWork, cloc
     customer_id = caller.customer()
     now = clock.now()
     with uow.begin(write=True) as tx:
-        _check_recipient(tx, customer_id, command)
-        _check_lines(tx, customer_id, command)
+        patients = _check_recipient(tx, customer_id, command)
+        kits, items = _check_lines(tx, customer_id, command)
         _check_external_ids(tx, customer_id, command)
         stored = tx.orders.add(Order.new(command, customer_id=customer_id, now=now))
-        return order_details(tx, [stored])[0]
+        return order_details(tx, [stored], patients=patients, kits=kits, items=items)[0]
 
 
 def get_order(order_id: OrderId, *, caller: Principal, uow: UnitOfWork) -> OrderDetail:

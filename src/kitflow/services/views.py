@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -12,6 +14,9 @@ from kitflow.domain.order import Order, OrderDetail, OrderItemDetail, OrderKitDe
 from kitflow.domain.patient import Patient, PatientDetail
 from kitflow.domain.ports import Transaction
 from kitflow.domain.values import CustomerId
+
+T = TypeVar("T")
+_NONE: Mapping[int, Any] = MappingProxyType({})
 
 
 def item_details(tx: Transaction, items: Sequence[Item]) -> list[ItemDetail]:
@@ -25,8 +30,19 @@ def item_details(tx: Transaction, items: Sequence[Item]) -> list[ItemDetail]:
     ]
 
 
-def _items_by_id(tx: Transaction, ids: set[int]) -> dict[int, ItemDetail]:
-    return {detail.id: detail for detail in item_details(tx, list(tx.items.get_many(ids).values()))}
+def _items_by_id(tx: Transaction, ids: set[int], known: Mapping[int, Item] = _NONE) -> dict[int, ItemDetail]:
+    return {detail.id: detail for detail in item_details(tx, list(_read(known, ids, tx.items.get_many).values()))}
+
+
+def _read(known: Mapping[int, T], ids: set[int], read: Callable[[set[int]], Mapping[int, T]]) -> dict[int, T]:
+    """The entities of ``ids``: those in ``known`` as they are, the others read with ``read``."""
+    if not known:
+        return dict(read(ids))
+    missing = ids - known.keys()
+    found = {i: known[i] for i in ids if i in known}
+    if missing:
+        found.update(read(missing))
+    return found
 
 
 def kit_details(tx: Transaction, kits: Sequence[Kit], *, items: dict[int, ItemDetail] | None = None) -> list[KitDetail]:
@@ -64,31 +80,36 @@ def patient_details(tx: Transaction, patients: Sequence[Patient]) -> list[Patien
     ]
 
 
-def order_details(tx: Transaction, orders: Sequence[Order]) -> list[OrderDetail]:
-    """Details of ``orders`` (all of one customer) with a constant number of store reads."""
+def order_details(
+    tx: Transaction,
+    orders: Sequence[Order],
+    *,
+    patients: Mapping[int, Patient] = _NONE,
+    kits: Mapping[int, Kit] = _NONE,
+    items: Mapping[int, Item] = _NONE,
+) -> list[OrderDetail]:
+    """Details of ``orders`` (all of one customer) with a constant number of store reads.
+    ``patients``, ``kits`` and ``items`` are entities the caller has just read in ``tx``: they are
+    used as they are instead of being read again."""
     if not orders:
         return []
     customer_id = orders[0].customer_id
-    patients = {
-        p.id: p
-        for p in patient_details(
-            tx, list(tx.patients.get_many(customer_id, {o.patient_id for o in orders if o.patient_id}).values())
-        )
-    }
+    people = _read(patients, {o.patient_id for o in orders if o.patient_id}, lambda ids: tx.patients.get_many(customer_id, ids))
+    details = {p.id: p for p in patient_details(tx, list(people.values()))}
     sites = tx.sites.get_many(customer_id, {o.site_id for o in orders if o.site_id})
-    kits = tx.kits.get_many(customer_id, {line.kit_id for o in orders for line in o.order_kits})
+    bundles = _read(kits, {line.kit_id for o in orders for line in o.order_kits}, lambda ids: tx.kits.get_many(customer_id, ids))
     item_ids = {line.item_id for o in orders for line in o.order_items}
-    item_ids |= {line.item_id for kit in kits.values() for line in kit.kit_items}
-    items = _items_by_id(tx, item_ids)
-    kit_views = {k.id: k for k in kit_details(tx, list(kits.values()), items=items)}
+    item_ids |= {line.item_id for kit in bundles.values() for line in kit.kit_items}
+    shown = _items_by_id(tx, item_ids, items)
+    kit_views = {k.id: k for k in kit_details(tx, list(bundles.values()), items=shown)}
     return [
         OrderDetail(
             id=order.id,
             external_order_ids=order.external_order_ids,
-            patient=patients.get(order.patient_id) if order.patient_id else None,
+            patient=details.get(order.patient_id) if order.patient_id else None,
             site=sites.get(order.site_id) if order.site_id else None,
             current_status=order.current_status,
-            order_items=tuple(OrderItemDetail(item=items[l.item_id], count=l.count) for l in order.order_items),
+            order_items=tuple(OrderItemDetail(item=shown[l.item_id], count=l.count) for l in order.order_items),
             order_kits=tuple(OrderKitDetail(kit=kit_views[l.kit_id], count=l.count) for l in order.order_kits),
             order_events=order.order_events,
             order_notes=order.order_notes,
