@@ -250,7 +250,9 @@ def has_name_indexes(conn: psycopg.Connection) -> bool:
 def _name_indexes(conn: psycopg.Connection) -> None:
     """Create the trigram indexes of the ``name`` filters when they are missing and pg_trgm is (or
     can be made) available; otherwise leave the filter to the customer's id index. Each attempt runs
-    in a savepoint, so a refusal (no privilege, no extension) leaves the migration intact."""
+    in a savepoint, so a refusal (no privilege, no extension) leaves the migration intact. The
+    indexes have no pending list (``fastupdate = off``): a patient's write updates them at once, so
+    a search never scans unmerged entries (names are written rarely, searched often)."""
     if has_name_indexes(conn):
         return
     try:
@@ -263,7 +265,7 @@ def _name_indexes(conn: psycopg.Connection) -> None:
             opclass = sql.SQL("{}.gin_trgm_ops").format(sql.Identifier(found[0]))
             for index, table in _NAME_INDEXES:
                 conn.execute(
-                    sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gin (name_key {})").format(
+                    sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gin (name_key {}) WITH (fastupdate = off)").format(
                         sql.Identifier(index), sql.Identifier(table), opclass
                     )
                 )
