@@ -13,10 +13,12 @@ from kitflow.domain.kit import Kit, KitDetail, KitItemDetail
 from kitflow.domain.order import Order, OrderDetail, OrderItemDetail, OrderKitDetail
 from kitflow.domain.patient import Patient, PatientDetail
 from kitflow.domain.ports import Transaction
+from kitflow.domain.stored import Restorer
 from kitflow.domain.values import CustomerId
 
 T = TypeVar("T")
 _NONE: Mapping[int, Any] = MappingProxyType({})
+_PATIENT_DETAIL: Restorer[PatientDetail] = Restorer(PatientDetail)
 
 
 def item_details(tx: Transaction, items: Sequence[Item]) -> list[ItemDetail]:
@@ -72,7 +74,7 @@ def patient_details(tx: Transaction, patients: Sequence[Patient]) -> list[Patien
         for site_id, site in tx.sites.get_many(customer_id, ids).items()
     }
     return [
-        PatientDetail(
+        _PATIENT_DETAIL(  # the patient was checked when it was made: its detail is not checked again
             **msgspec.structs.asdict(patient),
             site=sites.get(patient.site_id) if patient.site_id is not None else None,
         )
