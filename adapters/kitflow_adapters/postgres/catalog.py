@@ -81,6 +81,7 @@ class PostgresItems(Repository):
 
     def update(self, item: Item) -> None:
         self._s.writing()
+        self._forget("items", item.id)
         row = self._one(
             "WITH holder AS (SELECT id FROM items WHERE sku = %(sku)s AND id <> %(id)s),"
             " changed AS (UPDATE items SET name = %(name)s, sku = %(sku)s, model = %(model)s,"
@@ -103,15 +104,11 @@ class PostgresItems(Repository):
         row = self._one(f"SELECT {_ITEM} FROM items t WHERE t.id = %s{self._for_update}", (item_id,))
         if row is None:
             raise NotFound(detail="no such item")
-        return _item(row)
+        return self._remember("items", item_id, _item(row))
 
     def get_many(self, ids: Collection[int]) -> dict[int, Item]:
-        if not ids:
-            return {}
-        rows = self._all(
-            f"SELECT {_ITEM} FROM items t WHERE t.id = ANY(%s::bigint[]) ORDER BY t.id{self._for_share}", (list(ids),)
-        )
-        return {row[0]: _item(row) for row in rows}
+        query = f"SELECT {_ITEM} FROM items t WHERE t.id = ANY(%s::bigint[]) ORDER BY t.id{self._for_share}"
+        return self._many("items", ids, lambda missing: self._all(query, (missing,)), _item)
 
     def id_by_sku(self, sku: str) -> int | None:
         row = self._one("SELECT id FROM items WHERE sku = %s", (stored(sku),), locks=(("sku", sku),))
@@ -150,6 +147,7 @@ class PostgresKits(Owned):
 
     def update(self, kit: Kit) -> None:
         self._s.writing()
+        self._forget("kits", kit.id)
         changed = self._s.run(
             "UPDATE kits SET name = %s, archived = %s, updated_at = %s WHERE id = %s AND customer_id = %s",
             (stored(kit.name), kit.archived, kit.updated_at, kit.id, kit.customer_id),

@@ -124,6 +124,7 @@ class PostgresOrders(Owned):
 
     def update(self, order: Order) -> None:
         self._s.writing()
+        self._forget("orders", order.id)
         changed = self._s.run(
             "UPDATE orders SET status = %s, events = %s::json, tracking = %s::json, updated_at = %s"
             " WHERE id = %s AND customer_id = %s",
@@ -141,7 +142,7 @@ class PostgresOrders(Owned):
         row = self._one(f"SELECT {_ORDER} FROM orders t WHERE t.id = %s{self._for_update}", (order_id,))
         if row is None:
             raise NotFound(detail="no such order")
-        return _order(row)
+        return self._remember("orders", order_id, _order(row))
 
     def ids_by_external_ids(self, customer_id: int, external_ids: Collection[str]) -> dict[str, int]:
         if not external_ids:

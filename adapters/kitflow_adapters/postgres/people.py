@@ -90,6 +90,7 @@ class PostgresSites(Owned):
 
     def update(self, site: Site) -> None:
         self._s.writing()
+        self._forget("sites", site.id)
         changed = self._s.run(
             "UPDATE sites SET name = %s, name_key = %s, active = %s, phone_number = %s, address = %s::json,"
             " created_at = %s, updated_at = %s WHERE id = %s AND customer_id = %s",
@@ -141,6 +142,7 @@ class PostgresPatients(Owned):
 
     def update(self, patient: Patient) -> None:
         self._s.writing()
+        self._forget("patients", patient.id)
         row = self._one(
             "WITH holder AS (SELECT id FROM patients WHERE customer_id = %(customer_id)s"
             " AND external_identifier = %(external_identifier)s AND id <> %(id)s),"

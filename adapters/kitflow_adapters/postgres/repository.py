@@ -92,6 +92,35 @@ class Repository:
         counted = total.fetchone()
         return cut([decode(row) for row in rows.fetchall()], spec=spec, total=counted[0] if counted else 0)
 
+    def _many(
+        self, table: str, ids: Collection[int], fetch: Callable[[list[int]], list[Row]], decode: Callable[[Row], T],
+        *, owner: int | None = None,
+    ) -> dict[int, T]:
+        """The rows of ``ids`` (of ``owner`` when given) by id: those this transaction read already
+        from its memory, the others with ``fetch`` (which remembers them). What a transaction read
+        cannot change under it until it ends: a read transaction reads one snapshot, and a write
+        transaction holds a lock on every row it read; its own updates forget the row."""
+        seen = self._s.seen
+        found: dict[int, T] = {}
+        missing: list[int] = []
+        for row_id in ids:
+            known = seen.get((table, row_id))
+            if known is not None and (owner is None or known.customer_id == owner):
+                found[row_id] = known
+            else:
+                missing.append(row_id)
+        if missing:
+            for row in fetch(missing):
+                found[row[0]] = seen[(table, row[0])] = decode(row)
+        return found
+
+    def _remember(self, table: str, row_id: int, value: T) -> T:
+        self._s.seen[(table, row_id)] = value
+        return value
+
+    def _forget(self, table: str, row_id: int) -> None:
+        self._s.seen.pop((table, row_id), None)
+
     def _one(self, query: str, params: Sequence[Any], *, locks: Sequence[Lock] = ()) -> Row | None:
         return self._s.run(query, params, locks=locks).fetchone()
 
@@ -117,14 +146,13 @@ class Owned(Repository):
         )
         if row is None:
             raise NotFound(detail=f"no such {self.what}")
-        return self._decode(row)
+        return self._remember(self.table, row_id, self._decode(row))
 
     def get_many(self, customer_id: int, ids: Collection[int]) -> dict[int, object]:
-        if not ids:
-            return {}
-        rows = self._all(
+        query = (
             f"SELECT {self.columns} FROM {self.table} t WHERE t.customer_id = %s AND t.id = ANY(%s::bigint[])"
-            f" ORDER BY t.id{self._for_share}",
-            (customer_id, list(ids)),
+            f" ORDER BY t.id{self._for_share}"
         )
-        return {row[0]: self._decode(row) for row in rows}
+        return self._many(
+            self.table, ids, lambda missing: self._all(query, (customer_id, missing)), self._decode, owner=customer_id
+        )

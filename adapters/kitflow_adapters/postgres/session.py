@@ -53,13 +53,15 @@ def lock_key(schema: str, namespace: str, value: str) -> int:
 class Session:
     """One transaction of one thread: the connection it holds from the pool until ``end``."""
 
-    __slots__ = ("_pool", "_schema", "conn", "write", "started")
+    __slots__ = ("_pool", "_schema", "conn", "write", "started", "seen")
 
     def __init__(self, pool: ConnectionPool, *, schema: str, write: bool, timeout: float) -> None:
         self._pool = pool
         self._schema = schema
         self.write = write
         self.started = False
+        self.seen: dict[tuple[str, int], Any] = {}
+        """Rows this transaction read, by table and id (see ``Repository._many``)."""
         try:
             self.conn: psycopg.Connection = pool.getconn(timeout)
         except PoolTimeout:
