@@ -28,8 +28,10 @@ OrderId = int
 def text(value: str, *, field: str, limit: int = MAX_TEXT) -> str:
     """``value`` trimmed; raises ``InvalidInput`` when blank or longer than ``limit``."""
     trimmed = value.strip()
-    check(trimmed != "", "must not be blank", field=field)
-    check(len(trimmed) <= limit, f"must be at most {limit} characters", field=field)
+    if not trimmed:
+        check(False, "must not be blank", field=field)
+    if len(trimmed) > limit:  # messages are made only for a value that fails
+        check(False, f"must be at most {limit} characters", field=field)
     return trimmed
 
 
@@ -40,27 +42,22 @@ def optional_text(value: str | None, *, field: str, limit: int = MAX_TEXT) -> st
     trimmed = value.strip()
     if trimmed == "":
         return None
-    check(len(trimmed) <= limit, f"must be at most {limit} characters", field=field)
+    if len(trimmed) > limit:
+        check(False, f"must be at most {limit} characters", field=field)
     return trimmed
 
 
 def identifier(value: int, *, field: str) -> int:
     """``value`` when it is an id (1..2^63-1); raises ``InvalidInput`` otherwise."""
-    check(
-        isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID,
-        f"must be an integer from 1 to {MAX_ID}",
-        field=field,
-    )
+    if not (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID):
+        check(False, f"must be an integer from 1 to {MAX_ID}", field=field)
     return value
 
 
 def count(value: int, *, field: str) -> int:
     """``value`` when it is a line count (1..10000); raises ``InvalidInput`` otherwise."""
-    check(
-        isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_COUNT,
-        f"must be an integer from 1 to {MAX_COUNT}",
-        field=field,
-    )
+    if not (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_COUNT):
+        check(False, f"must be an integer from 1 to {MAX_COUNT}", field=field)
     return value
 
 
