@@ -29,6 +29,7 @@ from kitflow.domain.errors import (
     NotFound,
     RuleBroken,
     Unauthorized,
+    Unavailable,
 )
 from kitflow_adapters.http.parsing import has_bad_path_id
 
@@ -43,6 +44,7 @@ STATUS: Final[dict[type[DomainError], int]] = {
     Unauthorized: 401,
     Forbidden: 403,
     IdempotencyKeyReused: 422,
+    Unavailable: 503,
 }
 """Domain error class -> HTTP status."""
 
@@ -57,6 +59,7 @@ CODE_BY_STATUS: Final[dict[int, str]] = {
     415: "unsupported_media_type",
     422: "unprocessable_content",
     500: "internal_error",
+    503: "service_unavailable",
 }
 """The code of an error that only has a status (Litestar's own, and the unexpected)."""
 
@@ -64,6 +67,7 @@ _TITLES: Final = {
     "duplicate_sku": "Duplicate SKU",
     "payload_too_large": "Payload too large",
     "internal_error": "Internal server error",
+    "service_unavailable": "Service unavailable",
 }
 
 
@@ -170,9 +174,13 @@ def domain_error_body(error: DomainError) -> tuple[int, bytes]:
     return status, problem_body(status, error.code, error.detail, error.problems)
 
 
+RETRY_AFTER: Final = {"Retry-After": "1"}
+
+
 def on_domain_error(request: Request, error: DomainError) -> Response[bytes]:
     status, body = domain_error_body(error)
-    return Response(body, status_code=status, media_type=PROBLEM_JSON)
+    headers = RETRY_AFTER if status == 503 else None
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 _LITESTAR_DETAILS: Final[dict[type[HTTPException], str]] = {

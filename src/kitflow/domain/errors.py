@@ -88,6 +88,13 @@ class IdempotencyKeyReused(DomainError):
     default_code = "idempotency_key_reused"
 
 
+class Unavailable(DomainError):
+    """The store cannot serve the request now (locked too long, unreachable); a retry may succeed
+    (``service_unavailable``). Stores raise subclasses of it."""
+
+    default_code = "service_unavailable"
+
+
 def check(condition: bool, detail: str, *, field: str, code: str = "validation_error") -> None:
     """Raise ``InvalidInput`` with ``detail`` on ``field`` unless ``condition`` holds."""
     if not condition:
