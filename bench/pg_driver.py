@@ -26,11 +26,11 @@ import datetime as dt
 import os
 import statistics
 import sys
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,14 +55,25 @@ def _psycopg(sql: str) -> str:
     return sql.replace("$1", "%s").replace("$2", "%s")
 
 
-def _rate(count: int, run: Callable[[], object], repeat: int) -> float:
-    """Operations per second of ``run`` (which does ``count`` operations), median of ``repeat``."""
-    rates = []
+class Figure(NamedTuple):
+    rate: float
+    """operations per second (wall clock), median of the repeats"""
+    cpu: float
+    """microseconds of this process's CPU per operation, median of the repeats"""
+
+
+def _interleaved(count: int, runs: dict[str, Callable[[], object]], repeat: int) -> dict[str, Figure]:
+    """Each of ``runs`` (doing ``count`` operations) ``repeat`` times, taking turns, so that a
+    machine shared with other work disturbs them alike."""
+    rates: dict[str, list[float]] = {name: [] for name in runs}
+    cpus: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        rates.append(count / (time.perf_counter() - start))
-    return statistics.median(rates)
+        for name, run in runs.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            run()
+            rates[name].append(count / (time.perf_counter() - wall))
+            cpus[name].append((time.process_time() - cpu) / count * 1e6)
+    return {name: Figure(statistics.median(rates[name]), statistics.median(cpus[name])) for name in runs}
 
 
 def _schema_url(url: str, schema: str) -> str:
@@ -70,96 +81,95 @@ def _schema_url(url: str, schema: str) -> str:
     return f"{url}{joiner}options={quote(f'-c search_path={schema}')}"
 
 
-def drivers_alone(url: str, rows: int, repeat: int) -> dict[str, tuple[float, float]]:
-    """Inserts and fetches per second on one connection: {driver: (inserts, fetches)}."""
+def _server(url: str) -> tuple[str, dict[str, str]]:
+    """asyncpg's form of ``url``: the URL without libpq's options, and the search_path setting."""
+    return url.split("?")[0], {"search_path": url.split("search_path%3D")[-1]}
+
+
+def drivers(url: str, rows: int, clients: list[int], repeat: int) -> dict[str, Figure]:
+    """Inserts and fetches on one connection, and fetches from each number of ``clients`` in one
+    process (threads on a psycopg_pool pool, tasks on an asyncpg pool), by driver."""
     ids = list(range(1, rows + 1))
-    with psycopg.connect(url, autocommit=True) as conn:
+    target, settings = _server(url)
+    runner = asyncio.Runner()
+    conn = psycopg.connect(url, autocommit=True)
+    aconn = runner.run(asyncpg.connect(target, server_settings=settings))
 
-        def inserts() -> None:
-            for n in range(rows):
-                conn.execute(_psycopg(INSERT), (f"row {n}", NOW)).fetchone()
+    def sync_inserts() -> None:
+        for n in range(rows):
+            conn.execute(_psycopg(INSERT), (f"row {n}", NOW)).fetchone()
 
-        def fetches() -> None:
-            for row_id in ids:
-                conn.execute(_psycopg(FETCH), (row_id,)).fetchone()
+    def sync_fetches() -> None:
+        for row_id in ids:
+            conn.execute(_psycopg(FETCH), (row_id,)).fetchone()
 
-        results = {"psycopg 3 (sync)": (_rate(rows, inserts, repeat), _rate(rows, fetches, repeat))}
+    async def async_inserts() -> None:
+        for n in range(rows):
+            await aconn.fetchrow(INSERT, f"row {n}", NOW)
 
-    async def measure() -> tuple[float, float]:
-        conn = await asyncpg.connect(url.split("?")[0], server_settings={"search_path": url_schema(url)})
-        loop = asyncio.get_running_loop()
+    async def async_fetches() -> None:
+        for row_id in ids:
+            await aconn.fetchrow(FETCH, row_id)
 
-        async def timed(work: Callable[[], object]) -> float:
-            rates = []
-            for _ in range(repeat):
-                start = loop.time()
-                await work()  # type: ignore[misc]
-                rates.append(rows / (loop.time() - start))
-            return statistics.median(rates)
-
-        async def inserts() -> None:
-            for n in range(rows):
-                await conn.fetchrow(INSERT, f"row {n}", NOW)
-
-        async def fetches() -> None:
-            for row_id in ids:
-                await conn.fetchrow(FETCH, row_id)
-
-        try:
-            return await timed(inserts), await timed(fetches)
-        finally:
-            await conn.close()
-
-    results["asyncpg (event loop)"] = asyncio.run(measure())
-    return results
-
-
-def url_schema(url: str) -> str:
-    return url.split("search_path%3D")[-1]
-
-
-def drivers_together(url: str, rows: int, clients: int, repeat: int) -> dict[str, float]:
-    """Fetches per second from ``clients`` concurrent clients in one process: {driver: fetches}."""
-    share = [list(range(1 + n, rows + 1, clients)) for n in range(clients)]
-    with ConnectionPool(url, min_size=clients, max_size=clients, kwargs={"autocommit": True}) as pool:
-        pool.wait()
-
-        def client(ids: list[int]) -> None:
-            with pool.connection() as conn:
-                for row_id in ids:
-                    conn.execute(_psycopg(FETCH), (row_id,)).fetchone()
-
-        def fetches() -> None:
-            with ThreadPoolExecutor(clients) as threads:
-                list(threads.map(client, share))
-
-        results = {"psycopg 3 (threads)": _rate(rows, fetches, repeat)}
-
-    async def measure() -> float:
-        pool = await asyncpg.create_pool(
-            url.split("?")[0], min_size=clients, max_size=clients, server_settings={"search_path": url_schema(url)}
+    try:
+        figures = _interleaved(
+            rows,
+            {
+                "psycopg inserts": sync_inserts,
+                "asyncpg inserts": lambda: runner.run(async_inserts()),
+                "psycopg fetches": sync_fetches,
+                "asyncpg fetches": lambda: runner.run(async_fetches()),
+            },
+            repeat,
         )
+        for count in clients:
+            share = [ids[n::count] for n in range(count)]
+            pool = ConnectionPool(url, min_size=count, max_size=count, kwargs={"autocommit": True})
+            pool.wait()
+            apool = asyncpg.create_pool(target, min_size=count, max_size=count, server_settings=settings)
 
-        async def client(ids: list[int]) -> None:
-            async with pool.acquire() as conn:
-                for row_id in ids:
-                    await conn.fetchrow(FETCH, row_id)
+            async def opened(apool: asyncpg.Pool = apool) -> asyncpg.Pool:
+                return await apool
 
-        rates = []
-        try:
-            for _ in range(repeat):
-                start = time.perf_counter()
-                await asyncio.gather(*(client(ids) for ids in share))
-                rates.append(rows / (time.perf_counter() - start))
-        finally:
-            await pool.close()
-        return statistics.median(rates)
+            runner.run(opened())
 
-    results["asyncpg (tasks)"] = asyncio.run(measure())
-    return results
+            def client(part: list[int], pool: ConnectionPool = pool) -> None:
+                with pool.connection() as conn:
+                    for row_id in part:
+                        conn.execute(_psycopg(FETCH), (row_id,)).fetchone()
+
+            def threads(count: int = count, share: list[list[int]] = share) -> None:
+                with ThreadPoolExecutor(count) as executor:
+                    list(executor.map(client, share))
+
+            async def task(part: list[int], apool: asyncpg.Pool = apool) -> None:
+                async with apool.acquire() as aconn:
+                    for row_id in part:
+                        await aconn.fetchrow(FETCH, row_id)
+
+            async def tasks(share: list[list[int]] = share) -> None:
+                await asyncio.gather(*(task(part) for part in share))
+
+            try:
+                figures |= _interleaved(
+                    rows,
+                    {
+                        f"psycopg fetches, {count} threads": threads,
+                        f"asyncpg fetches, {count} tasks": lambda: runner.run(tasks()),
+                    },
+                    repeat,
+                )
+            finally:
+                pool.close()
+                runner.run(apool.close())
+        return figures
+    finally:
+        conn.close()
+        runner.run(aconn.close())
+        runner.close()
 
 
-def store_threads(url: str, threads: list[int], fetches: int, repeat: int) -> dict[int, float]:
+def store_threads(url: str, threads: list[int], fetches: int, repeat: int) -> dict[int, Figure]:
     """``get_order`` per second through one PostgresStore from each number of threads, on the
     bench's seeded data (``bench.http.seed``, 1,000 orders)."""
     store = PostgresStore(url)
@@ -169,7 +179,7 @@ def store_threads(url: str, threads: list[int], fetches: int, repeat: int) -> di
         store.close()
     caller = customer(seeded.customer_id)
     order_ids = list(range(seeded.first_order, seeded.last_order + 1))
-    results: dict[int, float] = {}
+    results: dict[int, Figure] = {}
     for count in threads:
         store = PostgresStore(url, pool_min=count, pool_max=count)
         share = fetches // count
@@ -183,7 +193,7 @@ def store_threads(url: str, threads: list[int], fetches: int, repeat: int) -> di
                 list(pool.map(client, range(count)))
 
         try:
-            results[count] = _rate(share * count, run, repeat)
+            results[count] = _interleaved(share * count, {"store": run}, repeat)["store"]
         finally:
             store.close()
     return results
@@ -207,29 +217,27 @@ def main() -> None:
         )
     url = _schema_url(args.url, schema)
     try:
-        print(f"PostgreSQL driver measurement: {args.rows} operations each, median of {args.repeat}, "
-              f"{os.cpu_count()} cores, {threading.active_count()} thread(s) at start\n")
-        alone = drivers_alone(url, args.rows, args.repeat)
-        base_insert, base_fetch = alone["psycopg 3 (sync)"]
-        print("| driver, one connection | inserts/s | ratio | fetches/s | ratio |")
-        print("|---|---:|---:|---:|---:|")
-        for name, (inserts, fetched) in alone.items():
-            print(f"| {name} | {inserts:,.0f} | {inserts / base_insert:.2f} | {fetched:,.0f} | {fetched / base_fetch:.2f} |")
-        print("\n| clients in one process | psycopg 3 threads fetches/s | asyncpg tasks fetches/s | ratio |")
-        print("|---:|---:|---:|---:|")
-        for count in threads:
-            together = drivers_together(url, args.rows, count, args.repeat)
-            sync, concurrent = together["psycopg 3 (threads)"], together["asyncpg (tasks)"]
-            print(f"| {count} | {sync:,.0f} | {concurrent:,.0f} | {concurrent / sync:.2f} |")
+        print(f"PostgreSQL driver measurement: {args.rows:,} operations each, median of {args.repeat} interleaved"
+              f" runs, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start\n")
+        figures = drivers(url, args.rows, threads, args.repeat)
+        print("| operation | psycopg 3 (sync) ops/s | asyncpg ops/s | asyncpg / psycopg | psycopg CPU µs/op | asyncpg CPU µs/op |")
+        print("|---|---:|---:|---:|---:|---:|")
+        rows = [("insert, one connection", "psycopg inserts", "asyncpg inserts"),
+                ("fetch by key, one connection", "psycopg fetches", "asyncpg fetches")]
+        rows += [(f"fetch by key, {n} clients in one process", f"psycopg fetches, {n} threads",
+                  f"asyncpg fetches, {n} tasks") for n in threads]
+        for label, sync, other in rows:
+            a, b = figures[sync], figures[other]
+            print(f"| {label} | {a.rate:,.0f} | {b.rate:,.0f} | {b.rate / a.rate:.2f} | {a.cpu:.0f} | {b.cpu:.0f} |")
         with psycopg.connect(args.url, autocommit=True) as admin:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
             admin.execute(f"CREATE SCHEMA {schema}")
-        print("\n| threads on one PostgresStore (pool = threads) | get_order/s | ratio to 1 thread |")
-        print("|---:|---:|---:|")
+        print("\n| threads on one PostgresStore (pool = threads) | get_order/s | ratio to 1 thread | CPU µs/op |")
+        print("|---:|---:|---:|---:|")
         measured = store_threads(url, threads, args.store_fetches, args.repeat)
-        first = measured[threads[0]]
-        for count, rate in measured.items():
-            print(f"| {count} | {rate:,.0f} | {rate / first:.2f} |")
+        first = measured[threads[0]].rate
+        for count, figure in measured.items():
+            print(f"| {count} | {figure.rate:,.0f} | {figure.rate / first:.2f} | {figure.cpu:.0f} |")
     finally:
         with psycopg.connect(args.url, autocommit=True) as admin:
             admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
