@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,12 @@ from typing import Any
 import msgspec
 import pytest
 
-from kitflow.domain.errors import Conflict
+from kitflow.domain.errors import Conflict, RuleBroken
 from kitflow.domain.identity import customer
-from kitflow.domain.order import OrderFilter, OrderItem, PlaceOrder
+from kitflow.domain.kit import KitDraft, KitItem, KitPatch
+from kitflow.domain.order import OrderFilter, OrderItem, OrderKit, PlaceOrder
+from kitflow.domain.paging import PageSpec
+from kitflow.services.catalog import create_kit, patch_kit
 from kitflow.services.clock import SystemClock
 from kitflow.services.listing import ListRequest
 from kitflow.services.orders import get_order, list_orders, place_order
@@ -189,3 +193,64 @@ def test_close_releases_every_threads_connection_and_a_later_begin_reopens(world
             assert set(tx.orders.get_many(world.customer_id, placed)) == set(placed)
     finally:
         store.close()
+
+
+def _order_kits_until_archived(store: SqliteStore, world: World, tag: str) -> list[Any]:
+    """Place orders of the world's kit until one is refused: (order ids placed, the refusal's code)."""
+    name, kit = tag.split(":")
+    caller, clock, placed = customer(world.customer_id), SystemClock(), []
+    while True:
+        command = PlaceOrder(
+            patient_id=world.patient_id, order_kits=(OrderKit(kit_id=int(kit)),),
+            external_order_ids=(f"{name}-{len(placed)}",),
+        )
+        try:
+            placed.append(place_order(command, caller=caller, uow=store, clock=clock).id)
+        except RuleBroken as error:
+            return [(placed, error.code)]
+
+
+JOBS["kits"] = _order_kits_until_archived
+
+
+def test_no_order_takes_a_kit_after_its_archiving_commits(world: World) -> None:
+    """Threads and processes order one kit while it is archived: every order that has the kit was
+    committed before the archiving (whose transaction notes the last order id), and every orderer
+    is then refused with ``kit_archived``."""
+    store = SqliteStore(world.path)
+    caller = customer(world.customer_id)
+    kit_id = create_kit(KitDraft(name="Scale kit", kit_items=(KitItem(item_id=world.item_id),)), caller=caller,
+                        uow=store, clock=SystemClock()).id
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run(tag: str) -> None:
+        try:
+            results.extend(_order_kits_until_archived(store, world, tag))
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    writers = [f"p{n}" for n in range(2)] + [f"t{n}" for n in range(4)]
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        pending = pool.starmap_async(_in_process, [("kits", world, f"{name}:{kit_id}") for name in writers[:2]])
+        threads = [threading.Thread(target=run, args=(f"{name}:{kit_id}",)) for name in writers[2:]]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # until every writer, thread or process, has ordered the kit
+            with store.begin() as tx:
+                if len(tx.orders.ids_by_external_ids(world.customer_id, [f"{n}-2" for n in writers])) == 6:
+                    break
+            time.sleep(0.01)
+        with store.begin(write=True) as tx:  # patch_kit joins this transaction
+            last = tx.orders.page(world.customer_id, OrderFilter(), PageSpec(size=1, descending=True)).items[0].id
+            patch_kit(kit_id, KitPatch(archived=True), caller=caller, uow=store, clock=SystemClock())
+        for thread in threads:
+            thread.join()
+        for outcome in pending.get(timeout=300):
+            results.extend(outcome)
+    store.close()
+    assert errors == []
+    assert [code for _, code in results] == ["kit_archived"] * 6
+    assert all(len(ids) >= 3 for ids, _ in results)
+    assert max(order_id for ids, _ in results for order_id in ids) <= last
