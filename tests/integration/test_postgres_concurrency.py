@@ -331,3 +331,23 @@ def test_a_second_claim_of_an_external_order_id_waits_then_names_the_first_order
     assert str(held.id) in refused.detail and refused.problems[0].field == "external_order_ids[1]"
     with second.begin() as tx:
         assert tx.orders.ids_by_external_ids(world.caller.customer(), ["A-1", "B-1"]) == {"A-1": held.id}
+
+
+def test_connections_the_server_dropped_are_replaced_without_a_failed_request() -> None:
+    store = fresh_postgres_store(pool_min=3, pool_max=3)
+    named = PostgresStore(f"{store.url}&application_name={store.schema}-dropped", pool_min=3, pool_max=3)
+    try:
+        world = _world(named)
+        order_id = orders.place_order(_command(world), caller=world.caller, uow=named, clock=CLOCK).id
+        with psycopg.connect(store.url, autocommit=True) as admin:  # a server restart, as the pool sees it
+            dropped = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s",
+                (f"{store.schema}-dropped",),
+            ).fetchone()
+        assert dropped is not None and dropped[0] == 3
+        for _ in range(4):
+            assert orders.get_order(order_id, caller=world.caller, uow=named).id == order_id
+        orders.place_order(_command(world), caller=world.caller, uow=named, clock=CLOCK)
+    finally:
+        named.close()
+        store.close()

@@ -3,7 +3,9 @@
 Connections run in autocommit mode and the session sends ``BEGIN`` itself, in the same round trip
 as the transaction's first statement (a pipeline). Until that first statement has run nothing of
 the transaction reached the server, so a connection found broken there is replaced and the
-statement retried: the one retry that is always safe.
+statement retried: the one retry that is always safe. Kitflow's write transactions neither deadlock
+nor fail serialization among themselves (their locks are taken in one order, see ``repository``);
+anything else the server refuses reaches the caller.
 """
 
 from __future__ import annotations
@@ -106,19 +108,20 @@ class Session:
             return [self.conn.execute(query, params) for query, params in statements]  # type: ignore[arg-type]
 
     def _first(self, statements: Sequence[Statement]) -> list[psycopg.Cursor]:
-        """The transaction's first round trip, with its BEGIN; on a broken connection (a server
-        restart, a dropped link) nothing happened yet, so it is retried once on a fresh one."""
+        """The transaction's first round trip, with its BEGIN. On a connection found broken there
+        (a server restart, a dropped link, an idle connection a firewall cut) nothing of the
+        transaction happened yet, so it is retried on another."""
         begin: Statement = (WRITE if self.write else READ, None)
         self.started = True
-        try:
-            cursors = self._pipeline([begin, *statements])
-        except psycopg.OperationalError:
-            if not self.conn.broken:
-                raise
-            self._pool.putconn(self.conn)
-            self.conn = self._pool.getconn()
-            cursors = self._pipeline([begin, *statements])
-        return cursors[1:]
+        for _ in range(self._pool.max_size):  # after a server restart, every pooled connection is dead
+            try:
+                return self._pipeline([begin, *statements])[1:]
+            except psycopg.OperationalError:
+                if not self.conn.broken:
+                    raise
+                self._pool.putconn(self.conn)  # the pool discards it and opens another
+                self.conn = self._pool.getconn()
+        return self._pipeline([begin, *statements])[1:]
 
     def end(self, *, commit: bool) -> None:
         """Commit (or roll back) and give the connection back to the pool. Raises what the commit
