@@ -86,8 +86,12 @@ def _in_process(job: str, world: World, tag: str) -> list[Any]:
 JOBS: dict[str, Callable[[SqliteStore, World, str], list[Any]]] = {"place_many": _place_many, "race": _race}
 
 
-def _everywhere(job: str, world: World) -> list[Any]:
-    """``job`` at once in ``THREADS`` threads sharing one store and in ``PROCESSES`` processes."""
+def _everywhere(
+    job: str, world: World, *, tags: list[str] | None = None, meanwhile: Callable[[], None] | None = None
+) -> list[Any]:
+    """``job`` at once in ``PROCESSES`` processes and in threads sharing one store, one a tag (``p…``
+    tags name processes); ``meanwhile`` runs while they work."""
+    tags = tags or [f"p{n}" for n in range(PROCESSES)] + [f"t{n}" for n in range(THREADS)]
     store = SqliteStore(world.path)
     results: list[Any] = []
     errors: list[BaseException] = []
@@ -98,11 +102,14 @@ def _everywhere(job: str, world: World) -> list[Any]:
         except BaseException as error:  # reported below
             errors.append(error)
 
-    with multiprocessing.get_context("spawn").Pool(PROCESSES) as pool:
-        pending = pool.starmap_async(_in_process, [(job, world, f"p{n}") for n in range(PROCESSES)])
-        threads = [threading.Thread(target=run, args=(f"t{n}",)) for n in range(THREADS)]
+    in_processes = [tag for tag in tags if tag.startswith("p")]
+    with multiprocessing.get_context("spawn").Pool(len(in_processes)) as pool:
+        pending = pool.starmap_async(_in_process, [(job, world, tag) for tag in in_processes])
+        threads = [threading.Thread(target=run, args=(tag,)) for tag in tags if tag not in in_processes]
         for thread in threads:
             thread.start()
+        if meanwhile is not None:
+            meanwhile()
         for thread in threads:
             thread.join()
         for outcome in pending.get(timeout=300):
@@ -196,7 +203,8 @@ def test_close_releases_every_threads_connection_and_a_later_begin_reopens(world
 
 
 def _order_kits_until_archived(store: SqliteStore, world: World, tag: str) -> list[Any]:
-    """Place orders of the world's kit until one is refused: (order ids placed, the refusal's code)."""
+    """Place orders of the kit ``tag`` names (``writer:kit``) until one is refused: (the order ids
+    placed, the refusal's code). Each order carries the external id ``writer-n``."""
     name, kit = tag.split(":")
     caller, clock, placed = customer(world.customer_id), SystemClock(), []
     while True:
@@ -219,38 +227,29 @@ def test_no_order_takes_a_kit_after_its_archiving_commits(world: World) -> None:
     is then refused with ``kit_archived``."""
     store = SqliteStore(world.path)
     caller = customer(world.customer_id)
-    kit_id = create_kit(KitDraft(name="Scale kit", kit_items=(KitItem(item_id=world.item_id),)), caller=caller,
-                        uow=store, clock=SystemClock()).id
-    results: list[Any] = []
-    errors: list[BaseException] = []
+    draft = KitDraft(name="Scale kit", kit_items=(KitItem(item_id=world.item_id),))
+    kit_id = create_kit(draft, caller=caller, uow=store, clock=SystemClock()).id
+    writers = ["p0", "p1", "t0", "t1", "t2", "t3"]
+    last: list[int] = []
 
-    def run(tag: str) -> None:
-        try:
-            results.extend(_order_kits_until_archived(store, world, tag))
-        except BaseException as error:  # reported below
-            errors.append(error)
-
-    writers = [f"p{n}" for n in range(2)] + [f"t{n}" for n in range(4)]
-    with multiprocessing.get_context("spawn").Pool(2) as pool:
-        pending = pool.starmap_async(_in_process, [("kits", world, f"{name}:{kit_id}") for name in writers[:2]])
-        threads = [threading.Thread(target=run, args=(f"{name}:{kit_id}",)) for name in writers[2:]]
-        for thread in threads:
-            thread.start()
+    def archive_once_every_writer_has_ordered() -> None:
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:  # until every writer, thread or process, has ordered the kit
-            with store.begin() as tx:
-                if len(tx.orders.ids_by_external_ids(world.customer_id, [f"{n}-2" for n in writers])) == 6:
-                    break
-            time.sleep(0.01)
-        with store.begin(write=True) as tx:  # patch_kit joins this transaction
-            last = tx.orders.page(world.customer_id, OrderFilter(), PageSpec(size=1, descending=True)).items[0].id
-            patch_kit(kit_id, KitPatch(archived=True), caller=caller, uow=store, clock=SystemClock())
-        for thread in threads:
-            thread.join()
-        for outcome in pending.get(timeout=300):
-            results.extend(outcome)
+        try:
+            while time.monotonic() < deadline:
+                with store.begin() as tx:
+                    if len(tx.orders.ids_by_external_ids(world.customer_id, [f"{w}-2" for w in writers])) == 6:
+                        break
+                time.sleep(0.01)
+        finally:
+            with store.begin(write=True) as tx:  # patch_kit joins this transaction
+                newest = tx.orders.page(world.customer_id, OrderFilter(), PageSpec(size=1, descending=True))
+                last.append(newest.items[0].id)
+                patch_kit(kit_id, KitPatch(archived=True), caller=caller, uow=store, clock=SystemClock())
+
+    results = _everywhere(
+        "kits", world, tags=[f"{w}:{kit_id}" for w in writers], meanwhile=archive_once_every_writer_has_ordered
+    )
     store.close()
-    assert errors == []
     assert [code for _, code in results] == ["kit_archived"] * 6
     assert all(len(ids) >= 3 for ids, _ in results)
-    assert max(order_id for ids, _ in results for order_id in ids) <= last
+    assert max(order_id for ids, _ in results for order_id in ids) <= last[0]
