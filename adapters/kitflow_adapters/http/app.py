@@ -16,7 +16,7 @@ from kitflow_adapters.http.errors import EXCEPTION_HANDLERS
 from kitflow_adapters.http.openapi import StampSchemaPlugin, openapi_config
 from kitflow_adapters.http.orders import order_routes
 from kitflow_adapters.http.patients import patient_routes, site_routes
-from kitflow_adapters.http.service import service_routes
+from kitflow_adapters.http.service import options_routes, service_routes
 
 MAX_BODY: Final = 1024 * 1024
 """Bodies over 1 MiB are refused with 413."""
@@ -26,16 +26,17 @@ def build_app(store: UnitOfWork, *, operator_digest: str | None, clock: Clock | 
     """The API on ``store``. ``operator_digest`` is the hash of the configured operator key (None:
     stored operator keys count). The app does not close the store."""
     api = Api(store, operator_digest=operator_digest, clock=clock or SystemClock())
+    handlers = [
+        *service_routes(),
+        *patient_routes(api),
+        *site_routes(api),
+        *item_routes(api),
+        *kit_routes(api),
+        *order_routes(api),
+        *admin_routes(api),
+    ]
     app = Litestar(
-        route_handlers=[
-            *service_routes(),
-            *patient_routes(api),
-            *site_routes(api),
-            *item_routes(api),
-            *kit_routes(api),
-            *order_routes(api),
-            *admin_routes(api),
-        ],
+        route_handlers=[*options_routes(handlers), *handlers],  # OPTIONS first: Litestar then makes none
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=openapi_config(),
         plugins=[StampSchemaPlugin()],

@@ -1,10 +1,12 @@
-"""Service endpoints: ``GET /health`` (API.md 8)."""
+"""Service endpoints: ``GET /health`` (API.md 8), and ``OPTIONS`` on every path."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
-from litestar import Response, get
+from litestar import Response, get, route
+from litestar.enums import HttpMethod
 from litestar.handlers import HTTPRouteHandler
 
 from kitflow_adapters.http.endpoint import JSON
@@ -21,3 +23,21 @@ def service_routes() -> list[HTTPRouteHandler]:
         return Response(_OK, media_type=JSON)
 
     return [health]
+
+
+def options_routes(handlers: Sequence[HTTPRouteHandler]) -> list[HTTPRouteHandler]:
+    """``OPTIONS`` on each path of ``handlers``: ``204`` with every method of the path in ``Allow``.
+    (Litestar answers OPTIONS by itself, but on a path whose handlers are registered one at a time
+    its ``Allow`` keeps only the first handler's methods.)"""
+    methods: dict[str, set[str]] = {}
+    for handler in handlers:
+        for path in handler.paths:
+            methods.setdefault(path, {HttpMethod.OPTIONS.value}).update(handler.http_methods)
+    return [_options(path, ", ".join(sorted(allowed))) for path, allowed in methods.items()]
+
+
+def _options(path: str, allow: str) -> HTTPRouteHandler:
+    def options() -> Response[None]:
+        return Response(None, status_code=204, headers={"Allow": allow})
+
+    return route(path, http_method=HttpMethod.OPTIONS, include_in_schema=False, sync_to_thread=False)(options)
