@@ -138,7 +138,8 @@ _IDEMPOTENCY_KEY: Final = {
     "in": "header",
     "required": False,
     "description": "replays the first answer to the same request for 24 hours",
-    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": "^[ -~]+$"},
+    # printable ASCII; no space at either end (HTTP drops it there)
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": "^[!-~](?:[ -~]*[!-~])?$"},
 }
 
 
@@ -249,3 +250,6 @@ def _complete_operation(
         operation["security"] = []
     if not parameters:
         del operation["parameters"]
+    for status, response in operation["responses"].items():
+        if int(status) >= 400 and PROBLEM_JSON not in response.get("content", {}):
+            operation["responses"][status] = _problem_ref(int(status))  # Litestar's 400 for path parameters

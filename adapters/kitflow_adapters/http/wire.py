@@ -1,8 +1,9 @@
 """The wire: request and response bodies as camelCase msgspec Structs, and their hand mapping to the
 domain's commands, drafts and patches.
 
-Input structs check only JSON types and id/count ranges (so the OpenAPI document can state them);
-every other rule is the domain's and runs when a mapping method builds the domain value. ``null`` for
+Input structs check only what the OpenAPI document can state (JSON types, id and count ranges, text
+lengths, required text not blank, list sizes); every other rule is the domain's and runs when a
+mapping method builds the domain value. ``null`` for
 an optional or defaulted field means absent (the domain default applies); in a ``*Patch`` struct
 ``UNSET`` (field not sent) is distinct from ``None`` (clear, or restore the default).
 """
@@ -29,10 +30,21 @@ from kitflow.domain.order import (
     TrackingNumber,
 )
 from kitflow.domain.patient import PatientDraft, PatientPatch, SiteDraft, SitePatch
-from kitflow.domain.values import MAX_COUNT, MAX_ID, Address, Sex
+from kitflow.domain.kit import MAX_KIT_LINES
+from kitflow.domain.order import MAX_EXTERNAL_IDS
+from kitflow.domain.values import MAX_COUNT, MAX_ID, MAX_NOTE, MAX_TEXT, Address, Sex
 
 Id = Annotated[int, Meta(ge=1, le=MAX_ID, description="a positive 64-bit integer id")]
 Count = Annotated[int, Meta(ge=1, le=MAX_COUNT, description=f"1..{MAX_COUNT}, default 1")]
+Text = Annotated[str, Meta(min_length=1, max_length=MAX_TEXT, pattern=r"\S", description="not blank; trimmed")]
+"""A required string: not blank, at most 255 characters."""
+Note = Annotated[str, Meta(min_length=1, max_length=MAX_NOTE, pattern=r"\S", description="not blank; trimmed")]
+OptionalText = Annotated[str, Meta(max_length=MAX_TEXT, description="trimmed; blank means absent")]
+OptionalNote = Annotated[str, Meta(max_length=MAX_NOTE, description="trimmed; blank means absent")]
+Email = Annotated[
+    str,
+    Meta(max_length=MAX_TEXT, pattern=r"^\s*(?:[^@\s]+@[^@\s]+)?\s*$", description="one @ with text on both sides"),
+]
 
 
 class Stamp(str):
@@ -82,14 +94,14 @@ class Ref(_In):
 
 
 class AddressInput(_In):
-    line_one: str
-    city: str
-    state: str
-    zip_code: str
-    country: str
-    line_two: str | None = None
-    line_three: str | None = None
-    note: str | None = None
+    line_one: Text
+    city: Text
+    state: Text
+    zip_code: Text
+    country: Text
+    line_two: OptionalText | None = None
+    line_three: OptionalText | None = None
+    note: OptionalNote | None = None
 
     def to_domain(self) -> Address:
         """The domain address. Raises InvalidInput with fields under ``address``."""
@@ -113,13 +125,13 @@ def _address(value: AddressInput | None) -> Address | None:
 class PatientInput(_In):
     """The body of ``POST`` and ``PUT /api/v3/patient``."""
 
-    first_name: str
-    last_name: str
+    first_name: Text
+    last_name: Text
     address: AddressInput
-    external_identifier: str | None = None
+    external_identifier: OptionalText | None = None
     date_of_birth: dt.date | None = None
-    email: str | None = None
-    phone_number: str | None = None
+    email: Email | None = None
+    phone_number: OptionalText | None = None
     sex: Sex | None = None
     site: Ref | None = None
     enrolled: bool | None = None
@@ -145,13 +157,13 @@ class PatientInput(_In):
 class PatientPatchInput(_In):
     """The body of ``PATCH /api/v3/patient/{patientId}``."""
 
-    first_name: str | None | UnsetType = UNSET
-    last_name: str | None | UnsetType = UNSET
-    address: AddressInput | None | UnsetType = UNSET
-    external_identifier: str | None | UnsetType = UNSET
+    first_name: Text | UnsetType = UNSET
+    last_name: Text | UnsetType = UNSET
+    address: AddressInput | UnsetType = UNSET
+    external_identifier: OptionalText | None | UnsetType = UNSET
     date_of_birth: dt.date | None | UnsetType = UNSET
-    email: str | None | UnsetType = UNSET
-    phone_number: str | None | UnsetType = UNSET
+    email: Email | None | UnsetType = UNSET
+    phone_number: OptionalText | None | UnsetType = UNSET
     sex: Sex | None | UnsetType = UNSET
     site: Ref | None | UnsetType = UNSET
     enrolled: bool | None | UnsetType = UNSET
@@ -177,9 +189,9 @@ class PatientPatchInput(_In):
 class SiteInput(_In):
     """The body of ``POST`` and ``PUT /api/v3/site``."""
 
-    name: str
+    name: Text
     active: bool | None = None
-    phone_number: str | None = None
+    phone_number: OptionalText | None = None
     address: AddressInput | None = None
 
     def to_domain(self) -> SiteDraft:
@@ -195,9 +207,9 @@ class SiteInput(_In):
 class SitePatchInput(_In):
     """The body of ``PATCH /api/v3/site/{siteId}``."""
 
-    name: str | None | UnsetType = UNSET
+    name: Text | UnsetType = UNSET
     active: bool | None | UnsetType = UNSET
-    phone_number: str | None | UnsetType = UNSET
+    phone_number: OptionalText | None | UnsetType = UNSET
     address: AddressInput | None | UnsetType = UNSET
 
     def to_domain(self) -> SitePatch:
@@ -214,7 +226,7 @@ class ManufacturerInput(_In):
     """A manufacturer: ``{"id": N}`` of an existing one, or ``{"name": s}`` (made if new); id wins."""
 
     id: Id | None = None
-    name: str | None = None
+    name: OptionalText | None = None
 
     def to_domain(self) -> ManufacturerRef:
         """Raises InvalidInput with fields under ``manufacturer``."""
@@ -225,9 +237,9 @@ class ManufacturerInput(_In):
 class ItemInput(_In):
     """The body of ``POST /api/v3/item``."""
 
-    name: str
-    sku: str
-    model: str | None = None
+    name: Text
+    sku: Text
+    model: OptionalText | None = None
     manufacturer: ManufacturerInput | None = None
     orderable: bool | None = None
 
@@ -245,9 +257,9 @@ class ItemInput(_In):
 class ItemPatchInput(_In):
     """The body of ``PATCH /api/v3/item/{itemId}``."""
 
-    name: str | None | UnsetType = UNSET
-    sku: str | None | UnsetType = UNSET
-    model: str | None | UnsetType = UNSET
+    name: Text | UnsetType = UNSET
+    sku: Text | UnsetType = UNSET
+    model: OptionalText | None | UnsetType = UNSET
     manufacturer: ManufacturerInput | None | UnsetType = UNSET
     orderable: bool | None | UnsetType = UNSET
 
@@ -270,8 +282,8 @@ class KitItemInput(_In):
 class KitInput(_In):
     """The body of ``POST /api/v3/kit``."""
 
-    name: str
-    kit_items: list[KitItemInput]
+    name: Text
+    kit_items: Annotated[list[KitItemInput], Meta(min_length=1, max_length=MAX_KIT_LINES)]
     archived: bool | None = None
 
     def to_domain(self) -> KitDraft:
@@ -289,10 +301,11 @@ class KitInput(_In):
 class KitPatchInput(_In):
     """The body of ``PATCH /api/v3/kit/{kitId}``: the name and the archive flag only."""
 
-    name: str | None | UnsetType = UNSET
+    name: Text | UnsetType = UNSET
     archived: bool | None | UnsetType = UNSET
     kit_items: Annotated[
-        Any | UnsetType, Meta(description="a kit's lines never change: sending this is a validation_error")
+        Any | UnsetType,
+        Meta(description="a kit's lines never change: sending this is a validation_error", extra_json_schema={"not": {}}),
     ] = UNSET
 
     def to_domain(self) -> KitPatch:
@@ -313,7 +326,7 @@ class OrderKitInput(_In):
 
 
 class OrderNoteInput(_In):
-    note: str
+    note: Note
 
 
 class OrderInput(_In):
@@ -323,7 +336,7 @@ class OrderInput(_In):
     site: Ref | None = None
     order_items: list[OrderItemInput] | None = None
     order_kits: list[OrderKitInput] | None = None
-    external_order_ids: list[str] | None = None
+    external_order_ids: Annotated[list[Text], Meta(max_length=MAX_EXTERNAL_IDS)] | None = None
     shipping_option: ShippingOption | None = None
     order_notes: list[OrderNoteInput] | None = None
 
@@ -349,8 +362,8 @@ class OrderInput(_In):
 
 
 class TrackingNumberInput(_In):
-    carrier: str
-    value: str
+    carrier: Text
+    value: Text
 
 
 class StatusInput(_In):
@@ -373,7 +386,7 @@ class StatusInput(_In):
 class CustomerInput(_In):
     """The body of ``POST /api/v3/admin/customer``."""
 
-    name: str
+    name: Text
 
 
 # ---------------------------------------------------------------- responses
