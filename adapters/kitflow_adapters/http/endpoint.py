@@ -3,6 +3,7 @@ including the idempotent replay of ``POST`` answers."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
@@ -35,19 +36,17 @@ _KEPT: Final = (RuleBroken, NotFound, Conflict)
 """Errors of a resource's own rules: their answers are kept for an idempotency key (API.md 10)."""
 
 
+@functools.lru_cache(maxsize=8192)
 def _from_domain(type_: type, value: Any) -> Any:
+    # remembered whole: a time seen before (a page repeats them) costs no Python call at all
     if type_ is Stamp:
         return Stamp.of(value)
     raise NotImplementedError(type_)
 
 
-def _to_json(value: Any) -> Any:
-    if isinstance(value, Stamp):
-        return str(value)
-    raise NotImplementedError(type(value))
-
-
-_encode = msgspec.json.Encoder(enc_hook=_to_json).encode
+_encode = msgspec.json.Encoder(enc_hook=str.__str__).encode
+"""A Stamp is a str: ``str.__str__`` gives it as one, with no Python call (anything else that is not
+JSON by itself raises TypeError)."""
 
 
 def to_wire(value: Any, wire_type: type[Any]) -> bytes:
