@@ -23,7 +23,8 @@ from kitflow.domain.errors import Conflict, DomainError, RuleBroken
 from kitflow.domain.identity import OPERATOR, Principal, customer
 from kitflow.domain.idempotency import StoredResponse
 from kitflow.domain.kit import KitDraft, KitItem, KitPatch
-from kitflow.domain.order import MoveOrder, OrderFilter, OrderItem, OrderKit, OrderStatus, PlaceOrder
+from kitflow.domain.order import MoveOrder, Order, OrderFilter, OrderItem, OrderKit, OrderStatus, PlaceOrder
+from kitflow.domain.paging import PageSpec
 from kitflow.domain.patient import PatientDraft
 from kitflow.domain.values import Address
 from kitflow.services import access, catalog, idempotency, orders, patients
@@ -351,3 +352,30 @@ def test_connections_the_server_dropped_are_replaced_without_a_failed_request() 
     finally:
         named.close()
         store.close()
+
+
+def test_an_order_that_loses_a_race_for_an_external_id_leaves_nothing(
+    stores: tuple[SchemaStore, PostgresStore],
+) -> None:
+    """Straight through the port, without the locked check a use case makes first: the unique
+    constraint decides, and the loser's order, lines and count are taken back."""
+    first, second = stores
+    world = _world(first)
+    owner = world.caller.customer()
+
+    def add(store: PostgresStore, *external_ids: str) -> Order:
+        with store.begin(write=True) as tx:
+            return tx.orders.add(Order.new(_command(world, *external_ids), customer_id=owner, now=CLOCK.now()))
+
+    with first.begin(write=True) as tx:
+        winner = tx.orders.add(Order.new(_command(world, "R-1"), customer_id=owner, now=CLOCK.now()))
+        worker, result = _background(lambda: add(second, "R-0", "R-1"))
+        _until(_waiting(first, f"{first.schema}-second", "order_external_ids"), worker)
+    worker.join()
+    assert isinstance(result[0], Conflict) and result[0].code == "duplicate_external_order_id"
+    assert str(winner.id) in result[0].detail and result[0].problems[0].field == "external_order_ids[1]"
+    with second.begin() as tx:
+        assert tx.orders.ids_by_external_ids(owner, ["R-0", "R-1"]) == {"R-1": winner.id}
+        page = tx.orders.page(owner, OrderFilter(), PageSpec(size=10))
+        assert [order.id for order in page.items] == [winner.id] and page.total == 1
+    assert add(second, "R-0").external_order_ids == ("R-0",)

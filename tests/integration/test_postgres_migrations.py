@@ -15,10 +15,11 @@ import pytest
 from psycopg import sql
 
 from kitflow.domain.identity import Customer
+from kitflow.domain.order import OrderFilter
 from kitflow.domain.paging import PageSpec
 from kitflow.domain.patient import PatientFilter
 from kitflow_adapters.postgres import PostgresStore, SchemaTooNew
-from kitflow_adapters.postgres.schema import VERSION, has_name_indexes, migrate
+from kitflow_adapters.postgres.schema import VERSION, has_name_indexes, migrate, version
 from tests.contract.rows import T0, patient
 from tests.postgres import ADMIN_URL, fresh_postgres_schema, fresh_postgres_store
 
@@ -132,3 +133,28 @@ def test_without_pg_trgm_the_name_filter_still_works_and_the_index_comes_later()
         PostgresStore(superuser).close()  # a start with the right to create it adds the index
         with psycopg.connect(limited, autocommit=True) as conn:
             assert has_name_indexes(conn)
+
+
+def test_a_database_of_the_first_version_is_migrated_with_its_data() -> None:
+    with fresh_postgres_schema() as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert migrate(conn, upto=1) == [1]
+            conn.execute("INSERT INTO customers (name, created_at) VALUES ('Acme', now()), ('Other', now())")
+            conn.execute(
+                "INSERT INTO sites (customer_id, name, name_key, active, created_at, updated_at)"
+                " VALUES (1, 'S', 's', true, now(), now()), (2, 'S', 's', true, now(), now())"
+            )
+            conn.execute(
+                "INSERT INTO orders (customer_id, site_id, status, shipping_option, events, notes, tracking,"
+                " created_at, updated_at) SELECT 1 + (n % 3 = 0)::int, 1 + (n % 3 = 0)::int, 'received',"
+                " 'standard', '[]', '[]', '[]', now(), now() FROM generate_series(1, 50) n"
+            )
+        store = PostgresStore(url)
+        try:
+            with store.begin() as tx:
+                totals = [tx.orders.page(owner, OrderFilter(), PageSpec(size=1)).total for owner in (1, 2)]
+            assert totals == [34, 16]
+        finally:
+            store.close()
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert version(conn) == VERSION

@@ -86,7 +86,7 @@ def _rows_statement(store: SchemaStore, fetch: Callable[[Transaction], Any], mon
         patched.setattr(sessions.Session, "run_all", recording)
         with store.begin() as tx:
             fetch(tx)
-    pages = [statements for statements in seen if len(statements) == 2 and "count(*)" in statements[0][0]]
+    pages = [statements for statements in seen if len(statements) == 2 and "ORDER BY t.id" in statements[1][0]]
     assert len(pages) == 1
     return pages[0][1]
 

@@ -118,7 +118,7 @@ class PostgresItems(Repository):
         filters: list[Filter] = []
         if where.orderable is not None:
             filters.append(("t.orderable = %s", (where.orderable,)))
-        return self._page(source="items t", columns=_ITEM, filters=filters, spec=spec, decode=_item)
+        return self._page(table="items", columns=_ITEM, filters=filters, spec=spec, decode=_item)
 
 
 class PostgresKits(Owned):
@@ -164,4 +164,4 @@ class PostgresKits(Owned):
             )
         if where.archived is not None:
             filters.append(("t.archived = %s", (where.archived,)))
-        return self._page(source="kits t", columns=_KIT, filters=filters, spec=spec, decode=_kit)
+        return self._page(table="kits", columns=_KIT, filters=filters, spec=spec, decode=_kit)

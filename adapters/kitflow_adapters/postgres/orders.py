@@ -35,6 +35,8 @@ _ORDER: Final = (
     " ARRAY(SELECT e.external_id FROM order_external_ids e WHERE e.order_id = t.id ORDER BY e.position),"
     " t.events, t.notes, t.tracking, t.created_at, t.updated_at"
 )
+SLOTS: Final = 16
+"""Counters per customer in ``order_counts`` (an order counts in the slot of its id modulo SLOTS)."""
 _ADD: Final = (
     # the order is written only when none of its external ids is taken: a refused order leaves nothing
     "WITH taken AS (SELECT external_id, order_id FROM order_external_ids"
@@ -54,15 +56,19 @@ _ADD: Final = (
     " e AS (INSERT INTO order_external_ids (customer_id, external_id, order_id, position)"
     " SELECT o.customer_id, x.external_id, o.id, x.position"
     " FROM o, unnest(%(external_ids)s::text[]) WITH ORDINALITY AS x (external_id, position) ORDER BY x.external_id"
-    " ON CONFLICT ON CONSTRAINT order_external_ids_key DO NOTHING RETURNING external_id)"
+    " ON CONFLICT ON CONSTRAINT order_external_ids_key DO NOTHING RETURNING external_id),"
+    f" c AS (INSERT INTO order_counts (customer_id, slot, total) SELECT customer_id, id %% {SLOTS}, 1 FROM o"
+    " ON CONFLICT (customer_id, slot) DO UPDATE SET total = order_counts.total + 1)"
     " SELECT (SELECT id FROM o), (SELECT count(*) FROM e), ARRAY(SELECT ARRAY[external_id, order_id::text] FROM taken)"
 )
 _UNDO: Final = (
     "WITH e AS (DELETE FROM order_external_ids WHERE order_id = %(id)s),"
     " i AS (DELETE FROM order_items WHERE order_id = %(id)s),"
-    " k AS (DELETE FROM order_kits WHERE order_id = %(id)s)"
+    " k AS (DELETE FROM order_kits WHERE order_id = %(id)s),"
+    f" c AS (UPDATE order_counts SET total = total - 1 WHERE customer_id = %(customer_id)s AND slot = %(id)s %% {SLOTS})"
     " DELETE FROM orders WHERE id = %(id)s"
 )
+_TOTAL: Final = "SELECT coalesce(sum(total), 0)::bigint FROM order_counts WHERE customer_id = %s"
 
 
 def _order(row: Row) -> Order:
@@ -111,7 +117,7 @@ class PostgresOrders(Owned):
         holders = {loaded(external_id): int(holder) for external_id, holder in taken}
         if order_id is not None and claimed < len(set(external_ids)):
             # another transaction claimed one of them after this statement's snapshot was taken
-            self._s.run(_UNDO, {"id": order_id})  # type: ignore[arg-type]
+            self._s.run(_UNDO, {"id": order_id, "customer_id": order.customer_id})  # type: ignore[arg-type]
             holders = self.ids_by_external_ids(order.customer_id, order.external_order_ids)
         for index, external_id in enumerate(order.external_order_ids):
             if external_id in holders:
@@ -173,4 +179,5 @@ class PostgresOrders(Owned):
             filters.append(("t.created_at < %s", (where.created_to,)))
         if where.ids:
             filters.append(("t.id = ANY(%s::bigint[])", (list(where.ids),)))
-        return self._page(source="orders t", columns=_ORDER, filters=filters, spec=spec, decode=_order)
+        total = (_TOTAL, (customer_id,)) if len(filters) == 1 else None  # no filter but the owner
+        return self._page(table="orders", columns=_ORDER, filters=filters, spec=spec, decode=_order, total=total)

@@ -105,7 +105,7 @@ class PostgresSites(Owned):
             filters.append(("t.name_key LIKE %s", (contains(folded(search_key(where.name))),)))
         if where.active is not None:
             filters.append(("t.active = %s", (where.active,)))
-        return self._page(source="sites t", columns=_SITE, filters=filters, spec=spec, decode=_site)
+        return self._page(table="sites", columns=_SITE, filters=filters, spec=spec, decode=_site)
 
 
 class PostgresPatients(Owned):
@@ -182,4 +182,4 @@ class PostgresPatients(Owned):
             filters.append(("t.archived = %s", (where.archived,)))
         if where.enrolled is not None:
             filters.append(("t.enrolled = %s", (where.enrolled,)))
-        return self._page(source="patients t", columns=_PATIENT, filters=filters, spec=spec, decode=_patient)
+        return self._page(table="patients", columns=_PATIENT, filters=filters, spec=spec, decode=_patient)

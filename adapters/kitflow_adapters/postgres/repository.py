@@ -62,35 +62,37 @@ class Repository:
     def _page(
         self,
         *,
-        source: str,
+        table: str,
         columns: str,
         filters: Sequence[Filter],
         spec: PageSpec,
         decode: Callable[[Row], T],
+        total: Filter | None = None,
     ) -> Page[T]:
-        """One page of ``source`` (``table t``) by ``t.id``: the rows matching ``filters`` strictly
-        after ``spec.after`` (a bounded range of an index ending in id) or after ``spec.offset``
-        rows, one more than asked to tell whether more follow, and the total, in one round trip."""
+        """One page of ``table`` (aliased ``t``) by ``t.id``: the rows matching ``filters``, one
+        more than asked to tell whether more follow, and the total (counted, unless the query
+        ``total`` gives it), in one round trip. A keyset page (``spec.after``) is a bounded range of
+        an index ending in id; a numbered page skips its offset among ids only, then reads its rows."""
         where = " AND ".join(condition for condition, _ in filters) or "TRUE"
         params = [value for _, values in filters for value in values]
-        rows_params = list(params)
-        keyset = ""
+        order = f"ORDER BY t.id {_ORDER[spec.descending]}"
         if spec.after is not None:
-            keyset = f" AND t.id {_SIGN[spec.descending]} %s"
-            rows_params.append(spec.after)
-        tail = " LIMIT %s"
-        rows_params.append(spec.size + 1)
-        if spec.after is None and spec.offset:
-            tail += " OFFSET %s"
-            rows_params.append(spec.offset)
-        total, rows = self._s.run_all(
-            [
-                (f"SELECT count(*) FROM {source} WHERE {where}", params),
-                (f"SELECT {columns} FROM {source} WHERE {where}{keyset} ORDER BY t.id {_ORDER[spec.descending]}{tail}", rows_params),
-            ]
+            query = f"SELECT {columns} FROM {table} t WHERE {where} AND t.id {_SIGN[spec.descending]} %s {order} LIMIT %s"
+            rows_params = [*params, spec.after, spec.size + 1]
+        elif spec.offset:
+            query = (
+                f"SELECT {columns} FROM (SELECT t.id FROM {table} t WHERE {where} {order} LIMIT %s OFFSET %s) AS page"
+                f" JOIN {table} t ON t.id = page.id {order}"
+            )
+            rows_params = [*params, spec.size + 1, spec.offset]
+        else:
+            query = f"SELECT {columns} FROM {table} t WHERE {where} {order} LIMIT %s"
+            rows_params = [*params, spec.size + 1]
+        counted, rows = self._s.run_all(
+            [total or (f"SELECT count(*) FROM {table} t WHERE {where}", params), (query, rows_params)]
         )
-        counted = total.fetchone()
-        return cut([decode(row) for row in rows.fetchall()], spec=spec, total=counted[0] if counted else 0)
+        found = counted.fetchone()
+        return cut([decode(row) for row in rows.fetchall()], spec=spec, total=found[0] if found else 0)
 
     def _many(
         self, table: str, ids: Collection[int], fetch: Callable[[list[int]], list[Row]], decode: Callable[[Row], T],
