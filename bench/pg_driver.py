@@ -13,6 +13,9 @@ within one process. Run on demand, never in the test suite (asyncpg comes with t
 3. The store: ``get_order`` (one read transaction: the order and everything it references, 7 round
    trips) from N threads on one PostgresStore whose pool holds N connections, in one process: what
    the HTTP layer gets when it runs use cases in a thread pool.
+4. Deep pages (``--deep-orders``, default 1,000,000, bulk-loaded by SQL, nine in ten for one
+   customer): the store's ``orders.page`` for page 1, the keyset page 800 pages of 25 deep, and page
+   800 by number, each the median of 30 read transactions, and as a ratio to page 1.
 
 Every figure is the median of ``--repeat`` runs, in operations per second; ratios to psycopg (or to
 one thread) are what compare between machines. The tables are printed as Markdown.
@@ -43,6 +46,8 @@ from psycopg_pool import ConnectionPool  # noqa: E402
 
 from bench.http.seed import seed  # noqa: E402
 from kitflow.domain.identity import customer  # noqa: E402
+from kitflow.domain.order import OrderFilter  # noqa: E402
+from kitflow.domain.paging import PageSpec  # noqa: E402
 from kitflow.services.orders import get_order  # noqa: E402
 from kitflow_adapters.postgres import PostgresStore  # noqa: E402
 
@@ -199,6 +204,49 @@ def store_threads(url: str, threads: list[int], fetches: int, repeat: int) -> di
     return results
 
 
+_DEEP_FILL = """
+INSERT INTO customers (name, created_at) VALUES ('Big', now()), ('Other', now());
+INSERT INTO sites (customer_id, name, name_key, active, created_at, updated_at)
+    VALUES (1, 'S', 's', true, now(), now()), (2, 'S', 's', true, now(), now());
+INSERT INTO items (name, sku, orderable) VALUES ('Scale', 'deep-1', true);
+INSERT INTO orders (customer_id, site_id, status, shipping_option, events, notes, tracking, created_at, updated_at)
+    SELECT 1 + (n %% 10 = 0)::int, 1 + (n %% 10 = 0)::int, 'received', 'standard', '[]', '[]', '[]', now(), now()
+    FROM generate_series(1, %(orders)s) n;
+INSERT INTO order_items (order_id, position, item_id, count) SELECT id, 1, 1, 1 FROM orders;
+INSERT INTO order_counts (customer_id, slot, total) SELECT customer_id, id %% 16, count(*) FROM orders
+    GROUP BY customer_id, id %% 16;
+"""
+
+
+def deep_pages(url: str, orders: int) -> dict[str, float]:
+    """Milliseconds (median of 30) of page 1, the keyset page 800 deep and page 800 by number."""
+    PostgresStore(url).close()  # the schema
+    with psycopg.connect(url, autocommit=True) as conn:
+        for statement in _DEEP_FILL.strip().split(";\n"):
+            conn.execute(statement, {"orders": orders})  # type: ignore[arg-type]
+        conn.execute("VACUUM ANALYZE")
+        ids = [row_id for (row_id,) in conn.execute("SELECT id FROM orders WHERE customer_id = 1 ORDER BY id LIMIT 20000")]
+    store = PostgresStore(url)
+    specs = {
+        "page 1": PageSpec(size=25),
+        "keyset page 800 deep": PageSpec(size=25, after=ids[25 * 799 - 1]),
+        "page 800 by number": PageSpec(size=25, offset=25 * 799),
+    }
+    results: dict[str, float] = {}
+    try:
+        for name, spec in specs.items():
+            times = []
+            for _ in range(30):
+                start = time.perf_counter()
+                with store.begin() as tx:
+                    tx.orders.page(1, OrderFilter(), spec)
+                times.append((time.perf_counter() - start) * 1000)
+            results[name] = statistics.median(times)
+    finally:
+        store.close()
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default="postgresql://postgres@127.0.0.1:5432/postgres")
@@ -206,6 +254,7 @@ def main() -> None:
     parser.add_argument("--threads", default="1,4,16", help="client counts for parts 2 and 3")
     parser.add_argument("--store-fetches", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--deep-orders", type=int, default=1_000_000, help="0 leaves part 4 out")
     args = parser.parse_args()
     threads = [int(n) for n in args.threads.split(",")]
     schema = f"kitflow_driver_bench_{os.getpid()}"
@@ -238,6 +287,15 @@ def main() -> None:
         first = measured[threads[0]].rate
         for count, figure in measured.items():
             print(f"| {count} | {figure.rate:,.0f} | {figure.rate / first:.2f} | {figure.cpu:.0f} |")
+        if args.deep_orders:
+            with psycopg.connect(args.url, autocommit=True) as admin:
+                admin.execute(f"DROP SCHEMA {schema} CASCADE")
+                admin.execute(f"CREATE SCHEMA {schema}")
+            pages = deep_pages(url, args.deep_orders)
+            print(f"\n| {args.deep_orders:,} orders ({args.deep_orders - args.deep_orders // 10:,} of one customer) | ms | ratio to page 1 |")
+            print("|---|---:|---:|")
+            for name, ms in pages.items():
+                print(f"| {name} | {ms:.2f} | {ms / pages['page 1']:.2f} |")
     finally:
         with psycopg.connect(args.url, autocommit=True) as admin:
             admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
