@@ -213,7 +213,7 @@ def _status(text: str) -> OrderStatus:
         raise InvalidInput(detail=f"must be one of {', '.join(OrderStatus)}", field="") from None
 
 
-INTEGER: Final = Kind(_integer, {"type": "integer", "minimum": 1})
+INTEGER: Final = Kind(_integer, {"type": "integer", "minimum": 1, "maximum": MAX_ID})
 ID: Final = Kind(_id, {"type": "integer", "minimum": 1, "maximum": MAX_ID})
 BOOLEAN: Final = Kind(_boolean, {"type": "boolean"})
 TEXT: Final = Kind(str, {"type": "string"})

@@ -36,14 +36,19 @@ from kitflow.domain.values import MAX_COUNT, MAX_ID, MAX_NOTE, MAX_TEXT, Address
 
 Id = Annotated[int, Meta(ge=1, le=MAX_ID, description="a positive 64-bit integer id")]
 Count = Annotated[int, Meta(ge=1, le=MAX_COUNT, description=f"1..{MAX_COUNT}, default 1")]
-Text = Annotated[str, Meta(min_length=1, max_length=MAX_TEXT, pattern=r"\S", description="not blank; trimmed")]
+SPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+"""The characters ``str.strip()`` removes, spelled out for a regex class: the document's patterns are
+read by JSON Schema tools as ECMA-262 regexes, whose ``\\s`` is another set than Python's."""
+NOT_BLANK = f"[^{SPACE}]"
+Text = Annotated[str, Meta(min_length=1, max_length=MAX_TEXT, pattern=NOT_BLANK, description="not blank; trimmed")]
 """A required string: not blank, at most 255 characters."""
-Note = Annotated[str, Meta(min_length=1, max_length=MAX_NOTE, pattern=r"\S", description="not blank; trimmed")]
+Note = Annotated[str, Meta(min_length=1, max_length=MAX_NOTE, pattern=NOT_BLANK, description="not blank; trimmed")]
 OptionalText = Annotated[str, Meta(max_length=MAX_TEXT, description="trimmed; blank means absent")]
 OptionalNote = Annotated[str, Meta(max_length=MAX_NOTE, description="trimmed; blank means absent")]
 Email = Annotated[
     str,
-    Meta(max_length=MAX_TEXT, pattern=r"^\s*(?:[^@\s]+@[^@\s]+)?\s*$", description="one @ with text on both sides"),
+    Meta(max_length=MAX_TEXT, pattern=f"^[{SPACE}]*(?:[^@{SPACE}]+@[^@{SPACE}]+)?[{SPACE}]*$",
+         description="one @ with text on both sides"),
 ]
 
 
