@@ -7,9 +7,9 @@ For each store: seed the reference data (``bench.http.seed``: a customer, 20 ite
 patients, 10 kits), then create ``--orders`` orders one ``place_order`` each (one write transaction
 each, as a request makes them); fetch orders by id (``get_order``); walk the whole list by cursor
 (``list_orders``, 25 a page, as the API's default-sized pages) and, below the use case, through the
-store's port alone (``orders.page``, 250 a page); then time, one at a time, page 1, the cursor page
-800 pages deep and page 800 by number. Latencies are medians; the deep pages are also given as a
-ratio to page 1, which is what stays comparable between machines.
+store's port alone (``orders.page``, 250 a page); then time page 1, the cursor page 800 pages deep
+and page 800 by number, taking turns. Latencies are medians; the deep pages are also given as a ratio
+to page 1, which is what stays comparable between machines.
 """
 
 from __future__ import annotations
@@ -81,13 +81,16 @@ def _command(n: int, seeded: Seeded, rng: random.Random) -> PlaceOrder:
     )
 
 
-def _median_ms(action: Callable[[], object], repeats: int = REPEATS) -> float:
-    times = []
+def _medians_ms(actions: list[Callable[[], object]], repeats: int = REPEATS) -> list[float]:
+    """The median time of each action, in milliseconds; the actions take turns, so that a change in
+    the machine's load meanwhile touches them all alike."""
+    times: list[list[float]] = [[] for _ in actions]
     for _ in range(repeats):
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000
+        for action, kept in zip(actions, times):
+            started = time.perf_counter()
+            action()
+            kept.append(time.perf_counter() - started)
+    return [statistics.median(kept) * 1000 for kept in times]
 
 
 def _progress(text: str) -> None:
@@ -144,12 +147,13 @@ def measure(name: str, uow: UnitOfWork, *, orders: int, walk_budget: float, path
     _progress(f"{name}: timing page 1 and the pages {DEPTH} deep")
     deep = list_orders(OrderFilter(), ListRequest(page=DEPTH - 1, size=SIZE), caller=caller, uow=uow).next_cursor
     repeats = REPEATS if name != "memory" else 20  # the memory store filters every row for each page
-    page1 = _median_ms(lambda: list_orders(OrderFilter(), ListRequest(size=SIZE), caller=caller, uow=uow), repeats)
-    cursor_deep = _median_ms(
-        lambda: list_orders(OrderFilter(), ListRequest(cursor=deep), caller=caller, uow=uow), repeats
-    )
-    number_deep = _median_ms(
-        lambda: list_orders(OrderFilter(), ListRequest(page=DEPTH, size=SIZE), caller=caller, uow=uow), repeats
+    page1, cursor_deep, number_deep = _medians_ms(
+        [
+            lambda: list_orders(OrderFilter(), ListRequest(size=SIZE), caller=caller, uow=uow),
+            lambda: list_orders(OrderFilter(), ListRequest(cursor=deep), caller=caller, uow=uow),
+            lambda: list_orders(OrderFilter(), ListRequest(page=DEPTH, size=SIZE), caller=caller, uow=uow),
+        ],
+        repeats,
     )
     size = None
     if path is not None:
