@@ -23,7 +23,8 @@ test: $(STAMP) lint
 
 # `make bench`: the HTTP benchmark (wrk against `kitflow serve` and the ceiling app; bench/http) and the
 # in-process figures. ORDERS=1000000 seeds a million orders; PROFILE=1 adds a py-spy profile per scenario;
-# BENCH_ARGS passes more (see `python -m bench.http --help`). Never part of `make test`.
+# INSTRUCTIONS=1 adds callgrind's instructions per request (load-independent); BENCH_ARGS passes more
+# (see `python -m bench.http --help`). Never part of `make test`.
 ORDERS ?= 20000
 BENCH_STAMP := $(VENV)/.bench-installed
 
@@ -33,7 +34,8 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 
 bench: $(BENCH_STAMP)
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-	$(BIN)/python -m bench.http --orders $(ORDERS) $(if $(PROFILE),--profile) $(BENCH_ARGS)
+	@test -z "$(INSTRUCTIONS)" || command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind; }
+	$(BIN)/python -m bench.http --orders $(ORDERS) $(if $(PROFILE),--profile) $(if $(INSTRUCTIONS),--instructions) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

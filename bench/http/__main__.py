@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.http import profile
+from bench.http import instructions, profile
 from bench.http.load import Load, Server, WrkResult, combined, free_port, run_wrk
 from bench.http.report import Measured, table
 from bench.http.scenarios import Scenario, deep_cursor, probe, scenarios, write_body
@@ -123,6 +123,12 @@ def run(args: argparse.Namespace) -> str:
     finally:
         for server in reversed(servers):
             server.stop()
+    if args.instructions:
+        print("  instructions per request under callgrind (a few minutes)", file=sys.stderr, flush=True)
+        chosen = [s for s in plan if not args.only or s.name in args.only]
+        report += "\n" + instructions.measure(
+            chosen, work=work, database=database, bodies=work / "bodies.json", key=seeded.api_key
+        )
     if not args.no_inprocess:
         report += "\n" + _in_process()
     return report
@@ -166,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=16, help="wrk connections")
     parser.add_argument("--profile", action="store_true", help="also profile Kitflow under each load with py-spy")
     parser.add_argument("--only", nargs="*", help="run only these scenarios (create fetch page1 page800 cursor invalid)")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count instructions per request of both apps under callgrind (valgrind)")
     parser.add_argument("--no-inprocess", action="store_true", help="skip the in-process figures")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args(argv)
