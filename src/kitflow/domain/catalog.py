@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from kitflow.domain.changes import patched
-from kitflow.domain.errors import InvalidInput
+from kitflow.domain.errors import Conflict, InvalidInput
 from kitflow.domain.values import ItemId, ManufacturerId, identifier, normalise, optional_text, text
 
 
@@ -70,6 +70,11 @@ class ItemPatch(msgspec.Struct, frozen=True, kw_only=True):
     model: str | None | msgspec.UnsetType = msgspec.UNSET
     manufacturer: ManufacturerRef | None | msgspec.UnsetType = msgspec.UNSET
     orderable: bool | None | msgspec.UnsetType = msgspec.UNSET
+
+
+def sku_taken(holder: ItemId) -> Conflict:
+    """The error of a sku that item ``holder`` already has."""
+    return Conflict("duplicate_sku", f"item {holder} already has this sku", field="sku")
 
 
 class ItemFilter(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

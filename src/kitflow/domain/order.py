@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 import msgspec
@@ -214,6 +215,18 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
             tracking_numbers=self.tracking_numbers + ((tracking,) if tracking else ()),
             updated_at=now,
         )
+
+
+def check_external_ids_free(external_ids: Sequence[str], taken: Mapping[str, OrderId]) -> None:
+    """Raises Conflict(``duplicate_external_order_id``), naming the order that holds it, for the
+    first of ``external_ids`` that ``taken`` (external id to order id) holds."""
+    for index, external_id in enumerate(external_ids):
+        if external_id in taken:
+            raise Conflict(
+                "duplicate_external_order_id",
+                f"order {taken[external_id]} already has external order id {external_id!r}",
+                field=f"external_order_ids[{index}]",
+            )
 
 
 class MoveOrder(msgspec.Struct, frozen=True, kw_only=True):

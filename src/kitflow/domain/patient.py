@@ -7,7 +7,7 @@ import datetime as dt
 import msgspec
 
 from kitflow.domain.changes import patched
-from kitflow.domain.errors import InvalidInput, check
+from kitflow.domain.errors import Conflict, InvalidInput, check
 from kitflow.domain.values import (
     Address,
     CustomerId,
@@ -117,6 +117,15 @@ class PatientDetail(Patient, frozen=True, kw_only=True):
     """A patient with its site as it is now."""
 
     site: Site | None = None
+
+
+def external_identifier_taken(holder: PatientId) -> Conflict:
+    """The error of a customer's external identifier that patient ``holder`` already has."""
+    return Conflict(
+        "duplicate_external_identifier",
+        f"patient {holder} already has this external identifier",
+        field="external_identifier",
+    )
 
 
 def name_key(first_name: str, last_name: str) -> str:

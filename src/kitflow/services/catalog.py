@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from kitflow.domain.catalog import (
+    sku_taken,
     Item,
     ItemDetail,
     ItemDraft,
@@ -15,7 +16,7 @@ from kitflow.domain.catalog import (
     item_draft,
 )
 from kitflow.domain.changes import patched, promoted
-from kitflow.domain.errors import Conflict, InvalidInput, RuleBroken
+from kitflow.domain.errors import InvalidInput, RuleBroken
 from kitflow.domain.identity import Principal
 from kitflow.domain.kit import Kit, KitDetail, KitDraft, KitFilter, KitPatch, check_kit_patch
 from kitflow.domain.ports import Clock, Transaction, UnitOfWork
@@ -40,7 +41,7 @@ def _manufacturer(tx: Transaction, ref: ManufacturerRef | None) -> ManufacturerI
 def _free_sku(tx: Transaction, sku: str, *, own: ItemId = 0) -> None:
     holder = tx.items.id_by_sku(sku)
     if holder is not None and holder != own:
-        raise Conflict("duplicate_sku", f"item {holder} already has this sku", field="sku")
+        raise sku_taken(holder)
 
 
 def _item(draft: ItemDraft, *, item_id: ItemId, manufacturer_id: ManufacturerId | None) -> Item:

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from kitflow.domain.catalog import Item
-from kitflow.domain.errors import Conflict, NotFound, RuleBroken
+from kitflow.domain.errors import NotFound, RuleBroken
 from kitflow.domain.identity import Principal
 from kitflow.domain.kit import Kit
-from kitflow.domain.order import MoveOrder, Order, OrderDetail, OrderFilter, OrderStatus, PlaceOrder
+from kitflow.domain.order import (
+    MoveOrder,
+    Order,
+    OrderDetail,
+    OrderFilter,
+    OrderStatus,
+    PlaceOrder,
+    check_external_ids_free,
+)
 from kitflow.domain.patient import Patient
 from kitflow.domain.ports import Clock, Transaction, UnitOfWork
 from kitflow.domain.values import CustomerId, ItemId, KitId, OrderId
@@ -68,13 +76,7 @@ def _check_lines(
 
 def _check_external_ids(tx: Transaction, customer_id: CustomerId, command: PlaceOrder) -> None:
     taken = tx.orders.ids_by_external_ids(customer_id, command.external_order_ids)
-    for index, external_id in enumerate(command.external_order_ids):
-        if external_id in taken:
-            raise Conflict(
-                "duplicate_external_order_id",
-                f"order {taken[external_id]} already has external order id {external_id!r}",
-                field=f"external_order_ids[{index}]",
-            )
+    check_external_ids_free(command.external_order_ids, taken)
 
 
 def place_order(command: PlaceOrder, *, caller: Principal, uow: UnitOfWork, clock: Clock) -> OrderDetail:

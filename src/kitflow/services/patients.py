@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 from kitflow.domain.changes import draft_of, patched, promoted
-from kitflow.domain.errors import Conflict, NotFound, RuleBroken
+from kitflow.domain.errors import NotFound, RuleBroken
 from kitflow.domain.identity import Principal
 from kitflow.domain.patient import (
+    external_identifier_taken,
     Patient,
     PatientDetail,
     PatientDraft,
@@ -36,11 +37,7 @@ def _check_references(tx: Transaction, customer_id: CustomerId, draft: PatientDr
     if draft.external_identifier is not None:
         holder = tx.patients.id_by_external_identifier(customer_id, draft.external_identifier)
         if holder is not None and holder != own:
-            raise Conflict(
-                "duplicate_external_identifier",
-                f"patient {holder} already has this external identifier",
-                field="external_identifier",
-            )
+            raise external_identifier_taken(holder)
 
 
 def _detail(tx: Transaction, patient: Patient) -> PatientDetail:
