@@ -7,7 +7,7 @@ from typing import Final
 
 import msgspec
 
-from kitflow.domain.catalog import Item, ItemFilter, Manufacturer
+from kitflow.domain.catalog import Item, ItemFilter, Manufacturer, sku_taken
 from kitflow.domain.errors import Conflict, NotFound
 from kitflow.domain.kit import Kit, KitFilter, KitItem
 from kitflow.domain.paging import Page, PageSpec
@@ -66,7 +66,9 @@ class PostgresItems(Repository):
     __slots__ = ()
 
     def _taken(self, sku: str) -> Conflict:
-        return Conflict("duplicate_sku", f"item {self.id_by_sku(sku)} already has this sku", field="sku")
+        holder = self.id_by_sku(sku)
+        assert holder is not None
+        return sku_taken(holder)
 
     def add(self, item: Item) -> Item:
         self._s.writing()

@@ -7,7 +7,7 @@ from typing import Final
 
 import msgspec
 
-from kitflow.domain.errors import Conflict, NotFound
+from kitflow.domain.errors import NotFound
 from kitflow.domain.order import (
     Order,
     OrderEvent,
@@ -18,6 +18,7 @@ from kitflow.domain.order import (
     OrderStatus,
     ShippingOption,
     TrackingNumber,
+    check_external_ids_free,
 )
 from kitflow.domain.paging import Page, PageSpec
 from kitflow_adapters.postgres.session import Lock
@@ -119,13 +120,8 @@ class PostgresOrders(Owned):
             # another transaction claimed one of them after this statement's snapshot was taken
             self._s.run(_UNDO, {"id": order_id, "customer_id": order.customer_id})  # type: ignore[arg-type]
             holders = self.ids_by_external_ids(order.customer_id, order.external_order_ids)
-        for index, external_id in enumerate(order.external_order_ids):
-            if external_id in holders:
-                raise Conflict(
-                    "duplicate_external_order_id",
-                    f"order {holders[external_id]} already has external order id {external_id!r}",
-                    field=f"external_order_ids[{index}]",
-                )
+        check_external_ids_free(order.external_order_ids, holders)
+        assert order_id is not None  # none of its external ids was taken, so the order was written
         return msgspec.structs.replace(order, id=order_id)
 
     def update(self, order: Order) -> None:

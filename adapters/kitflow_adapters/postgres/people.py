@@ -8,7 +8,15 @@ import msgspec
 
 from kitflow.domain.errors import Conflict, NotFound
 from kitflow.domain.paging import Page, PageSpec
-from kitflow.domain.patient import Patient, PatientFilter, Site, SiteFilter, name_key, search_key
+from kitflow.domain.patient import (
+    Patient,
+    PatientFilter,
+    Site,
+    SiteFilter,
+    external_identifier_taken,
+    name_key,
+    search_key,
+)
 from kitflow.domain.values import Address, Sex
 from kitflow_adapters.postgres.session import Lock
 from kitflow_adapters.postgres.repository import Filter, Owned, Row, contains, encode
@@ -117,11 +125,8 @@ class PostgresPatients(Owned):
 
     def _taken(self, customer_id: int, external_identifier: str) -> Conflict:
         holder = self.id_by_external_identifier(customer_id, external_identifier)
-        return Conflict(
-            "duplicate_external_identifier",
-            f"patient {holder} already has this external identifier",
-            field="external_identifier",
-        )
+        assert holder is not None
+        return external_identifier_taken(holder)
 
     def add(self, patient: Patient) -> Patient:
         self._s.writing()
