@@ -19,8 +19,8 @@ import psycopg
 import pytest
 
 from kitflow.domain.catalog import ItemDraft
-from kitflow.domain.errors import Conflict, DomainError, RuleBroken
-from kitflow.domain.identity import OPERATOR, Principal, customer
+from kitflow.domain.errors import Conflict, DomainError, NotFound, RuleBroken
+from kitflow.domain.identity import OPERATOR, Customer, Principal, customer
 from kitflow.domain.idempotency import StoredResponse
 from kitflow.domain.kit import KitDraft, KitItem, KitPatch
 from kitflow.domain.order import MoveOrder, Order, OrderFilter, OrderItem, OrderKit, OrderStatus, PlaceOrder
@@ -30,7 +30,7 @@ from kitflow.domain.values import Address
 from kitflow.services import access, catalog, idempotency, orders, patients
 from kitflow.services.clock import SystemClock
 from kitflow.services.listing import ListRequest
-from kitflow_adapters.postgres import PostgresStore
+from kitflow_adapters.postgres import DatabaseUnavailable, PostgresStore
 from tests.postgres import SchemaStore, fresh_postgres_store
 
 pytestmark = pytest.mark.postgres
@@ -379,3 +379,35 @@ def test_an_order_that_loses_a_race_for_an_external_id_leaves_nothing(
         page = tx.orders.page(owner, OrderFilter(), PageSpec(size=10))
         assert [order.id for order in page.items] == [winner.id] and page.total == 1
     assert add(second, "R-0").external_order_ids == ("R-0",)
+
+
+def test_a_connection_lost_inside_a_transaction_is_a_retryable_error_and_stores_nothing() -> None:
+    store = fresh_postgres_store()
+    named = PostgresStore(f"{store.url}&application_name={store.schema}-lost", pool_max=1)
+    try:
+        with pytest.raises(DatabaseUnavailable), named.begin(write=True) as tx:
+            tx.customers.add(Customer(id=0, name="Lost", created_at=CLOCK.now()))
+            with psycopg.connect(store.url, autocommit=True) as admin:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+                    (f"{store.schema}-lost",),
+                )
+            tx.customers.add(Customer(id=0, name="Lost too", created_at=CLOCK.now()))
+        with named.begin() as tx:
+            with pytest.raises(NotFound):
+                tx.customers.get(1)
+    finally:
+        named.close()
+        store.close()
+
+
+def test_a_request_that_finds_every_connection_busy_is_a_retryable_error() -> None:
+    store = fresh_postgres_store(pool_max=1, timeout=0.2)
+    try:
+        with store.begin(write=True) as tx:
+            tx.customers.add(Customer(id=0, name="Busy", created_at=CLOCK.now()))
+            worker, result = _background(lambda: store.begin().__enter__())
+            worker.join()
+        assert isinstance(result[0], DatabaseUnavailable) and result[0].code == "service_unavailable"
+    finally:
+        store.close()

@@ -11,6 +11,7 @@ anything else the server refuses reaches the caller.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
@@ -19,7 +20,7 @@ from psycopg import errors as pgerrors
 from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from kitflow.domain.errors import Conflict, InvalidInput
+from kitflow.domain.errors import Conflict, InvalidInput, Unavailable
 
 READ: Final = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 """A read transaction: one snapshot for every statement (a page and its total agree)."""
@@ -38,6 +39,14 @@ _CONFLICTS: Final = {
 locked check a use case makes first; the repositories report these cases themselves)."""
 
 Statement = tuple[str, Sequence[Any] | None]
+log = logging.getLogger("kitflow.postgres")
+
+
+class DatabaseUnavailable(Unavailable):
+    """PostgreSQL could not serve the transaction now: no pooled connection was free in time, the
+    connection was lost, or the server cancelled a statement (a lock or statement timeout, a
+    deadlock with a writer outside Kitflow, a shutdown). The transaction is rolled back: nothing of
+    it was stored, and a retry may succeed."""
 
 
 Lock = tuple[str, str]
@@ -67,9 +76,8 @@ class Session:
         try:
             self.conn: psycopg.Connection = pool.getconn(timeout)
         except PoolTimeout:
-            raise TimeoutError(
-                f"no PostgreSQL connection was free within {timeout:g} s (pool of {pool.max_size})"
-            ) from None
+            log.warning("no PostgreSQL connection was free within %g s (pool of %d)", timeout, pool.max_size)
+            raise DatabaseUnavailable(detail="the database is busy; retry shortly") from None
 
     def writing(self) -> None:
         """Raises RuntimeError unless this is a write transaction (as the memory store does)."""
@@ -79,7 +87,8 @@ class Session:
     def run(self, query: str, params: Sequence[Any] | None = None, *, locks: Iterable[Lock] = ()) -> psycopg.Cursor:
         """Execute ``query`` after taking the advisory ``locks`` (write transactions only; in one
         order, so that transactions wait for each other instead of deadlocking), in one round trip.
-        Raises Conflict or InvalidInput for what the database refuses on their account."""
+        Raises Conflict or InvalidInput for what the database refuses on their account, and
+        DatabaseUnavailable when it cannot serve the statement now."""
         prelude: list[Statement] = []
         if self.write:
             keys = sorted({lock_key(self._schema, namespace, value) for namespace, value in locks})
@@ -102,6 +111,9 @@ class Session:
             if "NUL" in str(error):
                 raise InvalidInput(detail="text must not contain NUL characters") from None
             raise
+        except psycopg.OperationalError as error:  # lost connection, timeouts, deadlock, shutdown
+            log.warning("PostgreSQL could not serve a statement: %s", str(error).strip())
+            raise DatabaseUnavailable(detail="the database could not serve the request now; retry shortly") from error
 
     def _pipeline(self, statements: Sequence[Statement]) -> list[psycopg.Cursor]:
         with self.conn.pipeline():
