@@ -165,7 +165,8 @@ def _in_process() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Load Kitflow and the ceiling app with wrk; report ratios.")
     parser.add_argument("--orders", type=int, default=20_000, help="orders in the seeded database (default 20,000)")
-    parser.add_argument("--seconds", type=float, default=5.0, help="seconds of load per scenario and server")
+    parser.add_argument("--seconds", type=float, default=6.0,
+                        help="seconds of load per scenario and server, split into the rounds (whole seconds each)")
     parser.add_argument("--rounds", type=int, default=3,
                         help="rounds per scenario, each loading the ceiling then Kitflow for SECONDS/ROUNDS")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")

@@ -222,7 +222,7 @@ class Load(msgspec.Struct, frozen=True, kw_only=True):
 
     threads: int = 2
     connections: int = 16
-    seconds: float = 5.0
+    seconds: float = 6.0
 
 
 def run_wrk(
@@ -242,7 +242,7 @@ def run_wrk(
     """One wrk run of one scenario against ``server``, sampling its memory meanwhile. Raises
     RuntimeError when wrk fails or prints no result."""
     command = [
-        wrk_binary(), f"-t{load.threads}", f"-c{load.connections}", f"-d{seconds or load.seconds:g}s",
+        wrk_binary(), f"-t{load.threads}", f"-c{load.connections}", f"-d{max(1, round(seconds or load.seconds))}s",  # wrk takes whole seconds
         "--timeout", "10s", "-s", str(LUA), server.base, "--",
         str(expected), method, path, key, str(body) if body else "-", str(lo), str(hi), run,
     ]
