@@ -5,7 +5,8 @@ as the transaction's first statement (a pipeline). Until that first statement ha
 the transaction reached the server, so a connection found broken there is replaced and the
 statement retried: the one retry that is always safe. Kitflow's write transactions neither deadlock
 nor fail serialization among themselves (their locks are taken in one order, see ``repository``);
-anything else the server refuses reaches the caller.
+what the server cannot do now (a lost connection, a timeout, a deadlock with another writer) is
+DatabaseUnavailable, the core's retryable Unavailable, with the transaction rolled back.
 """
 
 from __future__ import annotations

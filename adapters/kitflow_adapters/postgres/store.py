@@ -108,7 +108,8 @@ class _Scope:
             if self._write and not joined.write:
                 raise RuntimeError("a write transaction inside a read-only one")
             return joined
-        tx = PostgresTransaction(Session(self._store._pool, schema=self._store.schema, write=self._write, timeout=self._store.timeout))
+        store = self._store
+        tx = PostgresTransaction(Session(store._pool, schema=store.schema, write=self._write, timeout=store.timeout))
         local.tx = self._tx = tx
         return tx
 
@@ -131,7 +132,9 @@ class PostgresStore:
     Raises ValueError for a malformed URL, ConnectionError when the server cannot be reached or
     refuses the login, and SchemaTooNew when a newer Kitflow migrated the database."""
 
-    def __init__(self, url: str, *, pool_min: int | None = None, pool_max: int | None = None, timeout: float = TIMEOUT) -> None:
+    def __init__(
+        self, url: str, *, pool_min: int | None = None, pool_max: int | None = None, timeout: float = TIMEOUT
+    ) -> None:
         conninfo, low, high = _split_url(url)
         low = pool_min if pool_min is not None else low
         high = max(pool_max if pool_max is not None else high, low)
