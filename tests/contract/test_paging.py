@@ -107,7 +107,7 @@ def test_patient_pages_match_the_filter(store: UnitOfWork) -> None:
         unique_by=lambda fields: fields["external_identifier"] or object(),
     )
 
-    @settings(max_examples=60)
+    @settings(max_examples=30)
     @given(people=people, data=st.data())
     def check(people: list[dict[str, Any]], data: st.DataObject) -> None:
         owner = new_customer(store)
@@ -143,7 +143,7 @@ def test_site_pages_match_the_filter(store: UnitOfWork) -> None:
         new_site(store, stranger, SiteDraft(name=name))
     places = st.lists(st.tuples(st.sampled_from([*FIRST_NAMES, *LAST_NAMES]), st.booleans()), max_size=10)
 
-    @settings(max_examples=40)
+    @settings(max_examples=25)
     @given(places=places, data=st.data())
     def check(places: list[tuple[str, bool]], data: st.DataObject) -> None:
         owner = new_customer(store)
@@ -164,7 +164,7 @@ def test_kit_pages_match_the_filter(store: UnitOfWork) -> None:
         st.tuples(st.lists(st.sampled_from(items), min_size=1, max_size=3, unique=True), st.booleans()), max_size=8
     )
 
-    @settings(max_examples=40)
+    @settings(max_examples=25)
     @given(bundles=bundles, data=st.data())
     def check(bundles: list[tuple[list[int], bool]], data: st.DataObject) -> None:
         owner = new_customer(store)
@@ -213,7 +213,7 @@ def test_order_pages_match_the_filter(store: UnitOfWork) -> None:
         max_size=10,
     )
 
-    @settings(max_examples=60)
+    @settings(max_examples=30)
     @given(placed=placed, data=st.data())
     def check(placed: list[dict[str, Any]], data: st.DataObject) -> None:
         owner = new_customer(store)
