@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -211,3 +212,34 @@ def test_an_unexpected_failure_is_a_logged_500_problem_without_a_trace(
         "disk on fire" in (r.exc_text or str(r.exc_info)) for r in caplog.records if r.name == "kitflow.http"
     )
     assert healthy.status_code == 200
+
+
+def test_a_database_locked_too_long_answers_503_and_stores_nothing(tmp_path: Path) -> None:
+    """Another process holds SQLite's write lock past the store's patience: the client gets a
+    retryable 503 problem (not a 500), and the write it asked for is not made."""
+    import sqlite3
+
+    from kitflow.domain.identity import OPERATOR
+    from kitflow.services.access import create_customer
+    from kitflow.services.clock import SystemClock
+    from kitflow_adapters.sqlite import SqliteStore
+
+    path = tmp_path / "locked.db"
+    store = SqliteStore(str(path), lock_timeout=0.3)
+    key = create_customer("Acme", caller=OPERATOR, uow=store, clock=SystemClock()).api_key
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        with TestClient(build_app(store, operator_digest=None)) as http:
+            headers = {"Impilo-API-Key": key, "Content-Type": "application/json"}
+            holder.execute("BEGIN IMMEDIATE")
+            response = http.post("/api/v3/site", content=b'{"name": "North"}', headers=headers)
+            holder.execute("ROLLBACK")
+            listed = http.get("/api/v3/site", headers=headers)
+    finally:
+        holder.close()
+        store.close()
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["code"] == "service_unavailable"
+    assert listed.status_code == 200 and listed.json()["total"] == 0

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Final, TypeVar
 
+from kitflow.domain.errors import Unavailable
 from kitflow_adapters.sqlite.checkpoint import BACKSTOP_PAGES
 
 T = TypeVar("T")
@@ -24,8 +25,9 @@ LOCK_TIMEOUT: Final = 120.0
 SYNCHRONOUS: Final = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 
-class StoreBusy(RuntimeError):
-    """Other connections held the database's write lock for longer than the store waits."""
+class StoreBusy(Unavailable):
+    """Other connections held the database's write lock for longer than the store waits (the
+    core's Unavailable: the HTTP API answers 503, and nothing was written)."""
 
 
 def connect(path: str, *, synchronous: str) -> sqlite3.Connection:
@@ -75,6 +77,6 @@ def retrying(action: Callable[[], T], *, timeout: float = LOCK_TIMEOUT) -> T:
             if not is_busy(error):
                 raise
             if time.monotonic() >= deadline:
-                raise StoreBusy(f"the database stayed locked for {timeout:g} s") from error
+                raise StoreBusy(detail=f"the database stayed locked for {timeout:g} s") from error
         time.sleep(random.uniform(0, pause))
         pause = min(pause * 2, 0.05)

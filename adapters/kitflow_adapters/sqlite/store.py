@@ -214,7 +214,7 @@ class SqliteStore:
         """Take this process's writer lock, then the database's (``BEGIN IMMEDIATE``), waiting out
         other writers. Raises StoreBusy after ``lock_timeout``."""
         if not self._writer.acquire(timeout=self._lock_timeout):
-            raise StoreBusy(f"another thread held the write lock for {self._lock_timeout:g} s")
+            raise StoreBusy(detail=f"another thread held the write lock for {self._lock_timeout:g} s")
         try:
             try:
                 conn.execute("BEGIN IMMEDIATE")
