@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -48,11 +49,22 @@ def database_url(url: str | None = None) -> str:
     return url or os.environ.get("KITFLOW_DATABASE_URL") or DEFAULT_DATABASE_URL
 
 
+def app_on(store: UnitOfWork, *, operator_key: str | None) -> Litestar:
+    """The HTTP app on an open ``store``. A networked store (PostgreSQL) has its work run in as many
+    worker threads as its pool has connections, so that no round trip blocks the event loop; a local
+    one (SQLite, memory) answers on the event loop, which is faster for it."""
+    from kitflow_adapters.http.app import build_app
+
+    threads = 0
+    postgres = sys.modules.get("kitflow_adapters.postgres")  # imported by now if the store is one
+    if postgres is not None and isinstance(store, postgres.PostgresStore):
+        threads = store.pool_size[1]
+    return build_app(store, operator_digest=digest(operator_key) if operator_key else None, threads=threads)
+
+
 def create_app(database: str | None = None, *, operator_key: str | None = None) -> Litestar:
     """The HTTP app on the store ``database`` names (see ``database_url``), with the operator key
     ``operator_key`` or ``KITFLOW_OPERATOR_KEY`` (when neither is set, stored operator keys count).
     A factory for ASGI servers: each worker process calls it and opens its own store."""
-    from kitflow_adapters.http.app import build_app
-
     key = operator_key or os.environ.get("KITFLOW_OPERATOR_KEY") or None
-    return build_app(open_store(database_url(database)), operator_digest=digest(key) if key else None)
+    return app_on(open_store(database_url(database)), operator_key=key)

@@ -10,7 +10,6 @@ import socket
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from kitflow.domain.identity import digest
 from kitflow.domain.ports import UnitOfWork
 from kitflow.services import access
 from kitflow.services.clock import SystemClock
@@ -97,9 +96,9 @@ def _config(app: object, args: argparse.Namespace, **extra: object) -> uvicorn.C
 
 def _run_one(store: UnitOfWork, sock: socket.socket, *, args: argparse.Namespace, operator_key: str | None) -> int:
     """Serve in this process on the store already open (so memory:// keeps the demo data)."""
-    from kitflow_adapters.http.app import build_app
+    from kitflow_adapters.bootstrap import app_on
 
-    app = build_app(store, operator_digest=digest(operator_key) if operator_key else None)
+    app = app_on(store, operator_key=operator_key)
     server = uvicorn.Server(_config(app, args))
     # uvicorn re-raises the stopping signal once it has shut down; let it land on the server's own
     # handler (which only notes it) so that a clean shutdown exits with 0. Before the server runs,

@@ -26,29 +26,28 @@ def admin_routes(api: Api) -> list[HTTPRouteHandler]:
             made = access.create_customer(payload.name, caller=caller, uow=store, clock=clock)
             return api.reply(made, CustomerOut, 201, kept=msgspec.structs.replace(made, api_key=None))
 
-        return api.once(request, caller, raw, act)
+        return await api.once(request, caller, raw, act)
 
     @post(
         "/api/v3/admin/customer/{customerId:str}/key",
         status_code=201,
-        sync_to_thread=False,
         **documented(errors=(404,)),
     )
-    def issue_key(request: Request) -> Response[ApiKeyOut]:
+    async def issue_key(request: Request) -> Response[ApiKeyOut]:
         """Issue another key for a customer (shown only in this answer)."""
         customer_id = path_id(request, "customerId")
-        caller = api.caller(request, OPERATOR)
+        caller = await api.run(lambda: api.caller(request, OPERATOR))
 
         def act() -> Reply:
             secret = access.issue_key(customer_id, caller=caller, uow=store, clock=clock)
             return api.reply(ApiKeyOut(api_key=secret), ApiKeyOut, 201, kept=ApiKeyOut(api_key=None))
 
-        return api.once(request, caller, b"", act)
+        return await api.once(request, caller, b"", act)
 
     @delete(
         "/api/v3/admin/key/{keyPrefix:str}",
         status_code=204,
-        sync_to_thread=False,
+        sync_to_thread=api.offload,
         **documented(errors=(404,)),
     )
     def revoke_key(request: Request) -> None:
@@ -66,7 +65,7 @@ def admin_routes(api: Api) -> list[HTTPRouteHandler]:
         order_id = path_id(request, "orderId")
         caller, payload, raw = await api.caller_and_body(request, OPERATOR, StatusInput)
         move = payload.to_domain()
-        return api.once(
+        return await api.once(
             request,
             caller,
             raw,

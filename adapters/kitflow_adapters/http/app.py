@@ -22,10 +22,13 @@ MAX_BODY: Final = 1024 * 1024
 """Bodies over 1 MiB are refused with 413."""
 
 
-def build_app(store: UnitOfWork, *, operator_digest: str | None, clock: Clock | None = None) -> Litestar:
+def build_app(
+    store: UnitOfWork, *, operator_digest: str | None, clock: Clock | None = None, threads: int = 0
+) -> Litestar:
     """The API on ``store``. ``operator_digest`` is the hash of the configured operator key (None:
-    stored operator keys count). The app does not close the store."""
-    api = Api(store, operator_digest=operator_digest, clock=clock or SystemClock())
+    stored operator keys count). ``threads`` > 0 runs store work in that many worker threads, off the
+    event loop (for a networked store); 0 runs it on the loop. The app does not close the store."""
+    api = Api(store, operator_digest=operator_digest, clock=clock or SystemClock(), threads=threads)
     handlers = [
         *service_routes(),
         *patient_routes(api),

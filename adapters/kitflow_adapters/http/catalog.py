@@ -40,21 +40,21 @@ def item_routes(api: Api) -> list[HTTPRouteHandler]:
         """Add an item to the catalog (operator)."""
         caller, payload, raw = await api.caller_and_body(request, OPERATOR, ItemInput)
         draft = payload.to_domain()
-        return api.once(
+        return await api.once(
             request,
             caller,
             raw,
             lambda: api.reply(catalog.create_item(draft, caller=caller, uow=store), ItemOut, 201),
         )
 
-    @get("/api/v3/item", sync_to_thread=False, **documented(query=ITEM_FILTERS))
+    @get("/api/v3/item", sync_to_thread=api.offload, **documented(query=ITEM_FILTERS))
     def list_items(request: Request) -> Response[ItemPage]:
         """List the catalog (customers and the operator)."""
         caller = api.caller(request, ANYONE)
         where = ItemFilter(**read_query(request, ITEM_FILTERS))
         return api.show(catalog.list_items(where, list_request(request), caller=caller, uow=store), ItemPage)
 
-    @get("/api/v3/item/{itemId:str}", sync_to_thread=False, **documented(errors=(404,)))
+    @get("/api/v3/item/{itemId:str}", sync_to_thread=api.offload, **documented(errors=(404,)))
     def get_item(request: Request) -> Response[ItemOut]:
         """Fetch a catalog item (customers and the operator)."""
         item_id = path_id(request, "itemId")
@@ -66,7 +66,7 @@ def item_routes(api: Api) -> list[HTTPRouteHandler]:
         """Change only the fields sent (operator)."""
         item_id = path_id(request, "itemId")
         caller, payload, _ = await api.caller_and_body(request, OPERATOR, ItemPatchInput)
-        return api.show(catalog.patch_item(item_id, payload.to_domain(), caller=caller, uow=store), ItemOut)
+        return await api.run(lambda: api.show(catalog.patch_item(item_id, payload.to_domain(), caller=caller, uow=store), ItemOut))
 
     return [create_item, list_items, get_item, patch_item]
 
@@ -80,21 +80,21 @@ def kit_routes(api: Api) -> list[HTTPRouteHandler]:
         """Create a kit."""
         caller, payload, raw = await api.caller_and_body(request, CUSTOMER, KitInput)
         draft = payload.to_domain()
-        return api.once(
+        return await api.once(
             request,
             caller,
             raw,
             lambda: api.reply(catalog.create_kit(draft, caller=caller, uow=store, clock=clock), KitOut, 201),
         )
 
-    @get("/api/v3/kit", sync_to_thread=False, **documented(query=KIT_FILTERS))
+    @get("/api/v3/kit", sync_to_thread=api.offload, **documented(query=KIT_FILTERS))
     def list_kits(request: Request) -> Response[KitPage]:
         """List the caller's kits."""
         caller = api.caller(request, CUSTOMER)
         where = KitFilter(**read_query(request, KIT_FILTERS))
         return api.show(catalog.list_kits(where, list_request(request), caller=caller, uow=store), KitPage)
 
-    @get("/api/v3/kit/{kitId:str}", sync_to_thread=False, **documented(errors=(404,)))
+    @get("/api/v3/kit/{kitId:str}", sync_to_thread=api.offload, **documented(errors=(404,)))
     def get_kit(request: Request) -> Response[KitOut]:
         """Fetch a kit."""
         kit_id = path_id(request, "kitId")
@@ -106,8 +106,8 @@ def kit_routes(api: Api) -> list[HTTPRouteHandler]:
         """Rename or (un)archive a kit; its items never change."""
         kit_id = path_id(request, "kitId")
         caller, payload, _ = await api.caller_and_body(request, CUSTOMER, KitPatchInput)
-        return api.show(
+        return await api.run(lambda: api.show(
             catalog.patch_kit(kit_id, payload.to_domain(), caller=caller, uow=store, clock=clock), KitOut
-        )
+        ))
 
     return [create_kit, list_kits, get_kit, patch_kit]

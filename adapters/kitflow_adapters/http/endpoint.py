@@ -8,6 +8,8 @@ import hashlib
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
+import anyio
+import anyio.to_thread
 import msgspec
 from litestar import Request, Response
 
@@ -22,6 +24,7 @@ from kitflow_adapters.http.parsing import read_body, text_header
 from kitflow_adapters.http.wire import Stamp
 
 W = TypeVar("W")
+T = TypeVar("T")
 
 JSON: Final = "application/json"
 API_KEY_HEADER: Final = b"impilo-api-key"
@@ -78,10 +81,23 @@ def fingerprint(method: str, path: str, raw: bytes) -> str:
 class Api:
     """The store, the clock and the operator key an app serves with; handlers close over one."""
 
-    def __init__(self, store: UnitOfWork, *, operator_digest: str | None, clock: Clock) -> None:
+    def __init__(self, store: UnitOfWork, *, operator_digest: str | None, clock: Clock, threads: int = 0) -> None:
         self.store = store
         self.clock = clock
         self.operator_digest = operator_digest
+        self.threads = threads
+        self.offload = threads > 0
+        """Whether store work leaves the event loop for worker threads (a networked store)."""
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    async def run(self, work: Callable[[], T]) -> T:
+        """The result of ``work`` (store work): called here for a local store, or for a networked one
+        in one of ``threads`` worker threads, so that no round trip blocks the event loop."""
+        if not self.offload:
+            return work()
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self.threads)
+        return await anyio.to_thread.run_sync(work, limiter=self._limiter)
 
     def caller(self, request: Request, role: Role | None) -> Principal:
         """Who calls, checked to have ``role`` (any role when None). Raises Unauthorized, Forbidden."""
@@ -99,7 +115,7 @@ class Api:
     ) -> tuple[Principal, W, bytes]:
         """Who calls (see ``caller``), then the body as ``wire_type`` with its raw bytes (see
         ``read_body``): the API's order of checks, 401 and 403 before 413, 415 and 400."""
-        principal = self.caller(request, role)
+        principal = await self.run(lambda: self.caller(request, role))
         payload, raw = await read_body(request, wire_type)
         return principal, payload, raw
 
@@ -113,7 +129,13 @@ class Api:
         """``value`` as a reply of ``wire_type``; ``kept`` is the value to keep for replays instead."""
         return Reply(status, to_wire(value, wire_type), None if kept is None else to_wire(kept, wire_type))
 
-    def once(
+    async def once(
+        self, request: Request, caller: Principal, raw: bytes, act: Callable[[], Reply]
+    ) -> Response[Any]:
+        """``_once`` run as store work (see ``run``)."""
+        return await self.run(lambda: self._once(request, caller, raw, act))
+
+    def _once(
         self, request: Request, caller: Principal, raw: bytes, act: Callable[[], Reply]
     ) -> Response[Any]:
         """The answer of ``act`` (which calls one use case), made at most once per ``Idempotency-Key``.

@@ -44,7 +44,7 @@ def order_routes(api: Api) -> list[HTTPRouteHandler]:
         caller, payload, raw = await api.caller_and_body(request, CUSTOMER, OrderInput)
         # the mapping checks shape, then structure: an invalid_order is a rule of the resource,
         # so it is made inside the idempotent step and kept for the key (shape errors are not)
-        return api.once(
+        return await api.once(
             request,
             caller,
             raw,
@@ -53,14 +53,14 @@ def order_routes(api: Api) -> list[HTTPRouteHandler]:
             ),
         )
 
-    @get("/api/v3/order", sync_to_thread=False, **documented(query=ORDER_FILTERS))
+    @get("/api/v3/order", sync_to_thread=api.offload, **documented(query=ORDER_FILTERS))
     def list_orders(request: Request) -> Response[OrderPage]:
         """List the caller's orders."""
         caller = api.caller(request, CUSTOMER)
         where = OrderFilter(**read_query(request, ORDER_FILTERS))
         return api.show(orders.list_orders(where, list_request(request), caller=caller, uow=store), OrderPage)
 
-    @get("/api/v3/order/{orderId:str}", sync_to_thread=False, **documented(errors=(404,)))
+    @get("/api/v3/order/{orderId:str}", sync_to_thread=api.offload, **documented(errors=(404,)))
     def get_order(request: Request) -> Response[OrderOut]:
         """Fetch an order."""
         order_id = path_id(request, "orderId")
@@ -70,14 +70,13 @@ def order_routes(api: Api) -> list[HTTPRouteHandler]:
     @post(
         "/api/v3/order/{orderId:str}/cancel",
         status_code=200,
-        sync_to_thread=False,
         **documented(errors=(404, 409)),
     )
-    def cancel_order(request: Request) -> Response[OrderOut]:
+    async def cancel_order(request: Request) -> Response[OrderOut]:
         """Cancel one of the caller's orders (from received or processing)."""
         order_id = path_id(request, "orderId")
-        caller = api.caller(request, CUSTOMER)
-        return api.once(
+        caller = await api.run(lambda: api.caller(request, CUSTOMER))
+        return await api.once(
             request,
             caller,
             b"",

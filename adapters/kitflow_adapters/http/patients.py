@@ -51,7 +51,7 @@ def patient_routes(api: Api) -> list[HTTPRouteHandler]:
         """Create a patient."""
         caller, payload, raw = await api.caller_and_body(request, CUSTOMER, PatientInput)
         draft = payload.to_domain()
-        return api.once(
+        return await api.once(
             request,
             caller,
             raw,
@@ -60,7 +60,7 @@ def patient_routes(api: Api) -> list[HTTPRouteHandler]:
             ),
         )
 
-    @get("/api/v3/patient", sync_to_thread=False, **documented(query=PATIENT_FILTERS))
+    @get("/api/v3/patient", sync_to_thread=api.offload, **documented(query=PATIENT_FILTERS))
     def list_patients(request: Request) -> Response[PatientPage]:
         """List the caller's patients."""
         caller = api.caller(request, CUSTOMER)
@@ -69,7 +69,7 @@ def patient_routes(api: Api) -> list[HTTPRouteHandler]:
             patients.list_patients(where, list_request(request), caller=caller, uow=store), PatientPage
         )
 
-    @get("/api/v3/patient/{patientId:str}", sync_to_thread=False, **documented(errors=(404,)))
+    @get("/api/v3/patient/{patientId:str}", sync_to_thread=api.offload, **documented(errors=(404,)))
     def get_patient(request: Request) -> Response[PatientOut]:
         """Fetch a patient."""
         patient_id = path_id(request, "patientId")
@@ -81,20 +81,20 @@ def patient_routes(api: Api) -> list[HTTPRouteHandler]:
         """Replace every writable field of a patient; fields left out return to their defaults."""
         patient_id = path_id(request, "patientId")
         caller, payload, _ = await api.caller_and_body(request, CUSTOMER, PatientInput)
-        return api.show(
+        return await api.run(lambda: api.show(
             patients.replace_patient(patient_id, payload.to_domain(), caller=caller, uow=store, clock=clock),
             PatientOut,
-        )
+        ))
 
     @patch("/api/v3/patient/{patientId:str}", **documented(body=PatientPatchInput, errors=(404, 409)))
     async def patch_patient(request: Request) -> Response[PatientOut]:
         """Change only the fields sent; ``archived: true`` archives."""
         patient_id = path_id(request, "patientId")
         caller, payload, _ = await api.caller_and_body(request, CUSTOMER, PatientPatchInput)
-        return api.show(
+        return await api.run(lambda: api.show(
             patients.patch_patient(patient_id, payload.to_domain(), caller=caller, uow=store, clock=clock),
             PatientOut,
-        )
+        ))
 
     return [create_patient, list_patients, get_patient, replace_patient, patch_patient]
 
@@ -108,7 +108,7 @@ def site_routes(api: Api) -> list[HTTPRouteHandler]:
         """Create a site."""
         caller, payload, raw = await api.caller_and_body(request, CUSTOMER, SiteInput)
         draft = payload.to_domain()
-        return api.once(
+        return await api.once(
             request,
             caller,
             raw,
@@ -117,14 +117,14 @@ def site_routes(api: Api) -> list[HTTPRouteHandler]:
             ),
         )
 
-    @get("/api/v3/site", sync_to_thread=False, **documented(query=SITE_FILTERS))
+    @get("/api/v3/site", sync_to_thread=api.offload, **documented(query=SITE_FILTERS))
     def list_sites(request: Request) -> Response[SitePage]:
         """List the caller's sites."""
         caller = api.caller(request, CUSTOMER)
         where = SiteFilter(**read_query(request, SITE_FILTERS))
         return api.show(patients.list_sites(where, list_request(request), caller=caller, uow=store), SitePage)
 
-    @get("/api/v3/site/{siteId:str}", sync_to_thread=False, **documented(errors=(404,)))
+    @get("/api/v3/site/{siteId:str}", sync_to_thread=api.offload, **documented(errors=(404,)))
     def get_site(request: Request) -> Response[SiteOut]:
         """Fetch a site."""
         site_id = path_id(request, "siteId")
@@ -136,18 +136,18 @@ def site_routes(api: Api) -> list[HTTPRouteHandler]:
         """Replace every writable field of a site; fields left out return to their defaults."""
         site_id = path_id(request, "siteId")
         caller, payload, _ = await api.caller_and_body(request, CUSTOMER, SiteInput)
-        return api.show(
+        return await api.run(lambda: api.show(
             patients.replace_site(site_id, payload.to_domain(), caller=caller, uow=store, clock=clock),
             SiteOut,
-        )
+        ))
 
     @patch("/api/v3/site/{siteId:str}", **documented(body=SitePatchInput, errors=(404,)))
     async def patch_site(request: Request) -> Response[SiteOut]:
         """Change only the fields sent; ``active: false`` deactivates."""
         site_id = path_id(request, "siteId")
         caller, payload, _ = await api.caller_and_body(request, CUSTOMER, SitePatchInput)
-        return api.show(
+        return await api.run(lambda: api.show(
             patients.patch_site(site_id, payload.to_domain(), caller=caller, uow=store, clock=clock), SiteOut
-        )
+        ))
 
     return [create_site, list_sites, get_site, replace_site, patch_site]
