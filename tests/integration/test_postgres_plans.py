@@ -40,19 +40,19 @@ INSERT INTO patients (customer_id, first_name, last_name, name_key, external_ide
         CASE WHEN n % 50 = 0 THEN (SELECT min(id) FROM sites s WHERE s.customer_id = 1 + n % 3) END,
         n % 89 <> 0, n % 97 = 0, '{"line_one": "1", "city": "c", "state": "s", "zip_code": "z", "country": "US"}',
         timestamptz '2026-01-01 00:00:00+00', timestamptz '2026-01-01 00:00:00+00'
-    FROM generate_series(1, 9000) n;
-INSERT INTO items (name, sku, orderable) SELECT 'Item ' || n, 'sku-' || n, n % 71 <> 0 FROM generate_series(1, 3000) n;
+    FROM generate_series(1, 4500) n;
+INSERT INTO items (name, sku, orderable) SELECT 'Item ' || n, 'sku-' || n, n % 71 <> 0 FROM generate_series(1, 1500) n;
 INSERT INTO kits (customer_id, name, archived, created_at, updated_at)
-    SELECT 1 + n % 3, 'Kit ' || n, n % 61 = 0, timestamptz '2026-01-01 00:00:00+00', timestamptz '2026-01-01 00:00:00+00' FROM generate_series(1, 3000) n;
+    SELECT 1 + n % 3, 'Kit ' || n, n % 61 = 0, timestamptz '2026-01-01 00:00:00+00', timestamptz '2026-01-01 00:00:00+00' FROM generate_series(1, 1500) n;
 INSERT INTO kit_items (kit_id, position, customer_id, item_id, count)
-    SELECT k.id, p, k.customer_id, 1 + (k.id * 7 + p) % 3000, 1 FROM kits k, generate_series(1, 2) p;
+    SELECT k.id, p, k.customer_id, 1 + (k.id * 7 + p) % 1500, 1 FROM kits k, generate_series(1, 2) p;
 INSERT INTO orders (customer_id, patient_id, status, shipping_option, events, notes, tracking, created_at, updated_at)
     SELECT p.customer_id, p.id, (ARRAY['received', 'processing', 'shipped', 'delivered', 'cancelled'])[1 + p.id % 5],
         'standard', '[]', '[]', '[]', timestamptz '2026-01-01 00:00:00+00' + p.id * interval '1 minute', timestamptz '2026-01-01 00:00:00+00'
     FROM patients p, generate_series(1, 2) r;
 INSERT INTO orders (customer_id, site_id, status, shipping_option, events, notes, tracking, created_at, updated_at)
     SELECT s.customer_id, s.id, 'received', 'standard', '[]', '[]', '[]', timestamptz '2026-01-01 00:00:00+00', timestamptz '2026-01-01 00:00:00+00' FROM sites s;
-INSERT INTO order_items (order_id, position, item_id, count) SELECT id, 1, 1 + id % 3000, 1 FROM orders;
+INSERT INTO order_items (order_id, position, item_id, count) SELECT id, 1, 1 + id % 1500, 1 FROM orders;
 INSERT INTO order_kits (order_id, position, customer_id, kit_id, count)
     SELECT o.id, 1, o.customer_id, (SELECT min(k.id) FROM kits k WHERE k.customer_id = o.customer_id), 1
     FROM orders o WHERE o.id % 3 = 0;
@@ -106,8 +106,8 @@ def _plan(store: SchemaStore, statement: tuple[str, Any]) -> list[dict[str, Any]
     return list(_nodes(document[0]["Plan"]))
 
 
-AFTER = 1500
-MD5 = hashlib.md5(b"4000").hexdigest()  # in the names of patient 4000 and site 4000
+AFTER = 700
+MD5 = hashlib.md5(b"1000").hexdigest()  # in the names of patient 1000 and site 1000
 CUSTOMER = 1
 CASES: dict[str, tuple[Callable[[Transaction, PageSpec], Any], str | None]] = {
     # each filter picks rare rows, so that the planner prefers the filter's index to the id order
