@@ -47,9 +47,9 @@ def admin_routes(api: Api) -> list[HTTPRouteHandler]:
     @delete(
         "/api/v3/admin/key/{keyPrefix:str}",
         status_code=204,
-        sync_to_thread=api.offload,
         **documented(errors=(404,)),
     )
+    @api.offloaded
     def revoke_key(request: Request) -> None:
         """Revoke a customer key, named by its first 8 characters."""
         caller = api.caller(request, OPERATOR)

@@ -47,14 +47,16 @@ def item_routes(api: Api) -> list[HTTPRouteHandler]:
             lambda: api.reply(catalog.create_item(draft, caller=caller, uow=store), ItemOut, 201),
         )
 
-    @get("/api/v3/item", sync_to_thread=api.offload, **documented(query=ITEM_FILTERS))
+    @get("/api/v3/item", **documented(query=ITEM_FILTERS))
+    @api.offloaded
     def list_items(request: Request) -> Response[ItemPage]:
         """List the catalog (customers and the operator)."""
         caller = api.caller(request, ANYONE)
         where = ItemFilter(**read_query(request, ITEM_FILTERS))
         return api.show(catalog.list_items(where, list_request(request), caller=caller, uow=store), ItemPage)
 
-    @get("/api/v3/item/{itemId:str}", sync_to_thread=api.offload, **documented(errors=(404,)))
+    @get("/api/v3/item/{itemId:str}", **documented(errors=(404,)))
+    @api.offloaded
     def get_item(request: Request) -> Response[ItemOut]:
         """Fetch a catalog item (customers and the operator)."""
         item_id = path_id(request, "itemId")
@@ -87,14 +89,16 @@ def kit_routes(api: Api) -> list[HTTPRouteHandler]:
             lambda: api.reply(catalog.create_kit(draft, caller=caller, uow=store, clock=clock), KitOut, 201),
         )
 
-    @get("/api/v3/kit", sync_to_thread=api.offload, **documented(query=KIT_FILTERS))
+    @get("/api/v3/kit", **documented(query=KIT_FILTERS))
+    @api.offloaded
     def list_kits(request: Request) -> Response[KitPage]:
         """List the caller's kits."""
         caller = api.caller(request, CUSTOMER)
         where = KitFilter(**read_query(request, KIT_FILTERS))
         return api.show(catalog.list_kits(where, list_request(request), caller=caller, uow=store), KitPage)
 
-    @get("/api/v3/kit/{kitId:str}", sync_to_thread=api.offload, **documented(errors=(404,)))
+    @get("/api/v3/kit/{kitId:str}", **documented(errors=(404,)))
+    @api.offloaded
     def get_kit(request: Request) -> Response[KitOut]:
         """Fetch a kit."""
         kit_id = path_id(request, "kitId")

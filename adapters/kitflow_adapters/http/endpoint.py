@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Final, TypeVar
 
 import anyio
@@ -98,6 +98,17 @@ class Api:
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(self.threads)
         return await anyio.to_thread.run_sync(work, limiter=self._limiter)
+
+    def offloaded(self, handler: Callable[[Request], T]) -> Callable[[Request], Awaitable[T]]:
+        """``handler`` (whose whole work is store work) as an async handler that does it through
+        ``run``. (Litestar's own ``sync_to_thread`` breaks on a path whose handlers are registered one
+        by one: registered again, the handler is wrapped twice and answers a coroutine, a 500.)"""
+
+        @functools.wraps(handler)
+        async def offloaded_handler(request: Request) -> T:
+            return await self.run(lambda: handler(request))
+
+        return offloaded_handler
 
     def caller(self, request: Request, role: Role | None) -> Principal:
         """Who calls, checked to have ``role`` (any role when None). Raises Unauthorized, Forbidden."""

@@ -53,14 +53,16 @@ def order_routes(api: Api) -> list[HTTPRouteHandler]:
             ),
         )
 
-    @get("/api/v3/order", sync_to_thread=api.offload, **documented(query=ORDER_FILTERS))
+    @get("/api/v3/order", **documented(query=ORDER_FILTERS))
+    @api.offloaded
     def list_orders(request: Request) -> Response[OrderPage]:
         """List the caller's orders."""
         caller = api.caller(request, CUSTOMER)
         where = OrderFilter(**read_query(request, ORDER_FILTERS))
         return api.show(orders.list_orders(where, list_request(request), caller=caller, uow=store), OrderPage)
 
-    @get("/api/v3/order/{orderId:str}", sync_to_thread=api.offload, **documented(errors=(404,)))
+    @get("/api/v3/order/{orderId:str}", **documented(errors=(404,)))
+    @api.offloaded
     def get_order(request: Request) -> Response[OrderOut]:
         """Fetch an order."""
         order_id = path_id(request, "orderId")

@@ -60,7 +60,8 @@ def patient_routes(api: Api) -> list[HTTPRouteHandler]:
             ),
         )
 
-    @get("/api/v3/patient", sync_to_thread=api.offload, **documented(query=PATIENT_FILTERS))
+    @get("/api/v3/patient", **documented(query=PATIENT_FILTERS))
+    @api.offloaded
     def list_patients(request: Request) -> Response[PatientPage]:
         """List the caller's patients."""
         caller = api.caller(request, CUSTOMER)
@@ -69,7 +70,8 @@ def patient_routes(api: Api) -> list[HTTPRouteHandler]:
             patients.list_patients(where, list_request(request), caller=caller, uow=store), PatientPage
         )
 
-    @get("/api/v3/patient/{patientId:str}", sync_to_thread=api.offload, **documented(errors=(404,)))
+    @get("/api/v3/patient/{patientId:str}", **documented(errors=(404,)))
+    @api.offloaded
     def get_patient(request: Request) -> Response[PatientOut]:
         """Fetch a patient."""
         patient_id = path_id(request, "patientId")
@@ -117,14 +119,16 @@ def site_routes(api: Api) -> list[HTTPRouteHandler]:
             ),
         )
 
-    @get("/api/v3/site", sync_to_thread=api.offload, **documented(query=SITE_FILTERS))
+    @get("/api/v3/site", **documented(query=SITE_FILTERS))
+    @api.offloaded
     def list_sites(request: Request) -> Response[SitePage]:
         """List the caller's sites."""
         caller = api.caller(request, CUSTOMER)
         where = SiteFilter(**read_query(request, SITE_FILTERS))
         return api.show(patients.list_sites(where, list_request(request), caller=caller, uow=store), SitePage)
 
-    @get("/api/v3/site/{siteId:str}", sync_to_thread=api.offload, **documented(errors=(404,)))
+    @get("/api/v3/site/{siteId:str}", **documented(errors=(404,)))
+    @api.offloaded
     def get_site(request: Request) -> Response[SiteOut]:
         """Fetch a site."""
         site_id = path_id(request, "siteId")
