@@ -14,9 +14,9 @@ from kitflow_adapters.http.app import build_app
 from tests.conftest import open_test_store
 from tests.e2e.api import OPERATOR_KEY, Api, World, world
 
-E2E_STORES = ["memory", "sqlite"]
-"""The stores the HTTP tests run on: the reference store and the embedded default. (PostgreSQL runs
-the same port contract in tests/contract; the HTTP layer above it is store-agnostic.)"""
+E2E_STORES = ["memory", "sqlite", "postgres"]
+"""The stores the HTTP tests run on: every store Kitflow has (PostgreSQL skips outside CI when no
+server is reachable; under CI=true it must be there)."""
 
 
 @pytest.fixture(params=E2E_STORES)
