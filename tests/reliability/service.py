@@ -6,7 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,11 +36,15 @@ def database_url(kind: str, folder: Path) -> Iterator[str]:
         yield url
 
 
-def serve(url: str, folder: Path, *, workers: int = 1, operator_key: str | None = OPERATOR_KEY) -> AbstractContextManager[Served]:
+@contextmanager
+def serve(url: str, folder: Path, *, workers: int = 1, operator_key: str | None = OPERATOR_KEY) -> Iterator[Served]:
     """``kitflow serve --workers N --database URL`` on a free loopback port, with ``operator_key`` as
-    KITFLOW_OPERATOR_KEY (None: the server makes one and prints it)."""
+    KITFLOW_OPERATOR_KEY (None: the server makes one and prints it), once every worker has started
+    (the server answers as soon as the first one has)."""
     env = environment(KITFLOW_OPERATOR_KEY=operator_key) if operator_key else environment()
-    return served("--workers", str(workers), "--database", url, cwd=folder, env=env)
+    with served("--workers", str(workers), "--database", url, cwd=folder, env=env) as server:
+        server.wait_for(r"Application startup complete", stream="err", count=workers)
+        yield server
 
 
 class Raw:
