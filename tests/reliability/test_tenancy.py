@@ -163,6 +163,14 @@ class HttpTenancy(RuleBasedStateMachine):
         assert masked(theirs.text, (ref.id, nobody)) == masked(missing.text, (ref.id, nobody))
         return theirs
 
+    def answer(self, who: str, ref: Ref, send: Callable[[int], httpx.Response]) -> httpx.Response | None:
+        """``send(ref.id)``'s answer when ``ref`` is ``who``'s own; else None, once the other's id has
+        answered exactly as a missing one."""
+        if ref.owner != who:
+            self.as_missing(who, ref, send)
+            return None
+        return send(ref.id)
+
     def own(self, who: str, kind: str, response: httpx.Response) -> Ref:
         assert response.status_code == 201, response.text
         return Ref(kind, who, response.json()["id"])
@@ -194,11 +202,9 @@ class HttpTenancy(RuleBasedStateMachine):
                 return self.call(who, "PUT", f"/api/v3/site/{site_id}", {"name": self.text(who, "site"), "active": active})
             return self.call(who, "PATCH", f"/api/v3/site/{site_id}", {"active": active})
 
-        if site.owner != who:
-            self.as_missing(who, site, send)
-            return
-        assert send(site.id).status_code == 200
-        self.active[site] = active
+        if (response := self.answer(who, site, send)) is not None:
+            assert response.status_code == 200
+            self.active[site] = active
 
     @rule(target=patients, who=WHO, site=st.none() | sites, archived=st.booleans())
     def create_patient(self, who: str, site: Ref | None, archived: bool) -> Ref | Any:
@@ -248,11 +254,9 @@ class HttpTenancy(RuleBasedStateMachine):
         def send(kit_id: int) -> httpx.Response:
             return self.call(who, "PATCH", f"/api/v3/kit/{kit_id}", {"archived": archived, "name": self.text(who, "k")})
 
-        if kit.owner != who:
-            self.as_missing(who, kit, send)
-            return
-        assert send(kit.id).status_code == 200
-        self.archived[kit] = archived
+        if (response := self.answer(who, kit, send)) is not None:
+            assert response.status_code == 200
+            self.archived[kit] = archived
 
     def _refusal(self, recipient: Ref, item: int, kit: Ref | None) -> str | None:
         """The code the order must be refused with (API.md 5, in its order), or None."""
@@ -296,10 +300,8 @@ class HttpTenancy(RuleBasedStateMachine):
         def send(order_id: int) -> httpx.Response:
             return self.call(who, "POST", f"/api/v3/order/{order_id}/cancel")
 
-        if order.owner != who:
-            self.as_missing(who, order, send)
+        if (response := self.answer(who, order, send)) is None:
             return
-        response = send(order.id)
         if OrderStatus.CANCELLED in TRANSITIONS[self.status[order]]:
             assert response.status_code == 200 and response.json()["currentStatus"] == "cancelled"
             self.status[order] = OrderStatus.CANCELLED
@@ -324,11 +326,8 @@ class HttpTenancy(RuleBasedStateMachine):
         def send(resource_id: int) -> httpx.Response:
             return self.call(who, "GET", f"/api/v3/{ref.kind}/{resource_id}")
 
-        if ref.owner != who:
-            self.as_missing(who, ref, send)
-            return
-        response = send(ref.id)
-        assert response.status_code == 200 and response.json()["id"] == ref.id
+        if (response := self.answer(who, ref, send)) is not None:
+            assert response.status_code == 200 and response.json()["id"] == ref.id
 
     FILTERS = {"patient": [("order", "patientId")], "site": [("order", "siteId"), ("patient", "siteId")],
                "order": [("order", "id")]}
