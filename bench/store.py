@@ -1,7 +1,10 @@
 """The stores, in process: orders created through the use case, fetched, and listed by cursor and by
-page number, on the SQLite store and on the memory store. Run on demand, never in the test suite:
+page number, on the SQLite, memory and PostgreSQL stores. Run on demand, never in the test suite:
 
-    .venv/bin/python bench/store.py --orders 100000 [--stores sqlite,memory] [--dir /tmp]
+    .venv/bin/python bench/store.py --orders 100000 [--stores sqlite,memory,postgresql] [--dir /tmp]
+        [--postgres postgresql://postgres@127.0.0.1:5432/kitflow_bench]
+
+The PostgreSQL store runs on the database ``--postgres`` names, dropped and made again first.
 
 For each store: seed the reference data (``bench.http.seed``: a customer, 20 items, 20 sites, 200
 patients, 10 kits), then create ``--orders`` orders one ``place_order`` each (one write transaction
@@ -29,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: ``bench.http`` lives beside this file
     sys.path.insert(0, str(ROOT))
 
+from bench.database import POSTGRES_URL, fresh_store  # noqa: E402
 from bench.http.seed import Seeded, seed  # noqa: E402
 from kitflow.domain.identity import customer  # noqa: E402
 from kitflow.domain.order import OrderFilter, OrderItem, OrderKit, PlaceOrder  # noqa: E402
@@ -37,7 +41,6 @@ from kitflow.domain.ports import UnitOfWork  # noqa: E402
 from kitflow.services.clock import SystemClock  # noqa: E402
 from kitflow.services.listing import ListRequest  # noqa: E402
 from kitflow.services.orders import get_order, list_orders, place_order  # noqa: E402
-from kitflow_adapters.bootstrap import open_store  # noqa: E402
 
 SIZE = 25
 DEPTH = 800
@@ -203,6 +206,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--orders", type=int, default=20_000)
     parser.add_argument("--stores", default="sqlite,memory")
     parser.add_argument("--dir", type=Path, default=None, help="where the SQLite file goes (a fresh temporary folder)")
+    parser.add_argument("--postgres", default=POSTGRES_URL, help="the PostgreSQL database (dropped and made again)")
     parser.add_argument("--walk-seconds", type=float, default=60.0, help="bound on each cursor walk")
     args = parser.parse_args(argv)
     if args.orders < DEPTH * SIZE:
@@ -210,8 +214,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
         for name in args.stores.split(","):
-            path = Path(folder) / "bench.db" if name == "sqlite" else None
-            uow = open_store(f"sqlite:///{path}" if path else "memory://")
+            uow, path = fresh_store(name, Path(folder), postgres=args.postgres)
             try:
                 rows.append(measure(name, uow, orders=args.orders, walk_budget=args.walk_seconds, path=path))
             finally:
