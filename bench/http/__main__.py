@@ -1,8 +1,9 @@
 """The HTTP benchmark: wrk against a real ``kitflow serve`` and against the ceiling, in one run.
 
-``python -m bench.http [--orders N] [--seconds S] [--connections C] [--threads T] [--profile]``
-(``make bench`` runs it). Steps: seed (or reuse) the database, copy it, serve it with
-``kitflow serve`` (SQLite, one worker), probe every scenario once (checking Kitflow's answers and
+``python -m bench.http [--orders N] [--seconds S] [--connections C] [--threads T] [--profile]
+[--database postgresql://...]`` (``make bench`` runs it). Steps: seed (or reuse) the database, copy it,
+serve it with ``kitflow serve`` (SQLite, one worker; or, with ``--database``, PostgreSQL: that
+database dropped, made again and seeded by the same seed code, one worker), probe every scenario once (checking Kitflow's answers and
 keeping its bodies), serve those bodies from the ceiling app, then for each scenario warm up and
 load the ceiling then Kitflow, in alternating rounds, with the same wrk settings. The table goes to
 ``bench/results/latest.md`` and to standard output.
@@ -20,21 +21,22 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench.database import fresh_postgres, fresh_store
 from bench.http import instructions, profile
 from bench.http.load import Load, Server, WrkResult, combined, free_port, run_wrk
 from bench.http.report import Measured, table
 from bench.http.scenarios import Scenario, deep_cursor, probe, scenarios, write_body
-from bench.http.seed import Seeded, seeded_database
+from bench.http.seed import Seeded, seed, seeded_database
 from kitflow_adapters.bootstrap import open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 WARMUP = 1.0
 
 
-def _kitflow(database: Path, results: Path, *, operator_key: str) -> Server:
+def _kitflow(url: str, results: Path, *, operator_key: str) -> Server:
     port = free_port()
     command = [
-        str(Path(sys.executable).with_name("kitflow")), "serve", "--database", f"sqlite:///{database}",
+        str(Path(sys.executable).with_name("kitflow")), "serve", "--database", url,
         "--port", str(port), "--workers", "1",
     ]
     env = {**os.environ, "KITFLOW_OPERATOR_KEY": operator_key}
@@ -74,16 +76,13 @@ def run(args: argparse.Namespace) -> str:
     work = results / "work"
     work.mkdir(parents=True, exist_ok=True)
     load = Load(threads=args.threads, connections=args.connections, seconds=args.seconds)
-    seed_path, seeded = seeded_database(results / "db", orders=args.orders)
     database = work / "kitflow.db"
-    for stale in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
-        stale.unlink(missing_ok=True)
-    shutil.copyfile(seed_path, database)
+    url, seeded = _database(args, database)
     started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     loadavg = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     run_id = secrets.token_hex(4)
 
-    kitflow = _kitflow(database, work, operator_key=secrets.token_urlsafe(32))
+    kitflow = _kitflow(url, work, operator_key=secrets.token_urlsafe(32))
     servers = [kitflow]
     try:
         kitflow.wait_ready()
@@ -115,7 +114,8 @@ def run(args: argparse.Namespace) -> str:
                     file=sys.stderr, flush=True,
                 )
             rows.append(Measured(scenario=scenario, kitflow=measured[kitflow.name], ceiling=measured[ceiling.name]))
-        report = table(rows, orders=args.orders, load=load, rounds=args.rounds, started=started, loadavg=loadavg)
+        report = table(rows, orders=args.orders, load=load, rounds=args.rounds, started=started, loadavg=loadavg,
+                       store="PostgreSQL" if args.database else "SQLite")
         if args.profile:
             report += "\n" + profile.profile_all(
                 kitflow, plan, load=load, key=seeded.api_key, work=work, run=f"{run_id}p", only=args.only,
@@ -130,28 +130,44 @@ def run(args: argparse.Namespace) -> str:
             chosen, work=work, database=database, bodies=work / "bodies.json", key=seeded.api_key
         )
     if not args.no_inprocess:
-        report += "\n" + _in_process()
+        report += "\n" + _in_process(("sqlite", "memory") + (("postgresql",) if args.database else ()), args.database)
     return report
+
+
+def _database(args: argparse.Namespace, database: Path) -> tuple[str, Seeded]:
+    """The URL ``kitflow serve`` is to serve and what it holds: a copy of the cached seeded SQLite
+    file at ``database``, or, with ``--database``, that PostgreSQL database made again and seeded."""
+    if args.database:
+        print(f"Seeding {args.database} with {args.orders:,} orders...", file=sys.stderr, flush=True)
+        uow = open_store(fresh_postgres(args.database))
+        try:
+            return args.database, seed(uow, orders=args.orders, progress=True)
+        finally:
+            uow.close()
+    seed_path, seeded = seeded_database(args.results / "db", orders=args.orders)
+    for stale in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+        stale.unlink(missing_ok=True)
+    shutil.copyfile(seed_path, database)
+    return f"sqlite:///{database}", seeded
 
 
 IN_PROCESS_ORDERS = 20_000
 """Orders the in-process figures create one use case call at a time (a million would take long)."""
 
 
-def _in_process() -> str:
-    """The store benchmark's figures (``bench/store.py``: use cases on the SQLite and memory stores,
-    no HTTP), run here so that one ``make bench`` gives both."""
-    print("  in process: bench/store.py on the SQLite and memory stores", file=sys.stderr, flush=True)
+def _in_process(kinds: tuple[str, ...], postgres: str | None) -> str:
+    """The store benchmark's figures (``bench/store.py``: use cases on the stores ``kinds``, no HTTP),
+    run here so that one ``make bench`` gives both."""
+    print(f"  in process: bench/store.py on the stores {', '.join(kinds)}", file=sys.stderr, flush=True)
     try:
         from bench import store
     except ImportError:
         return "### In process\n\n`bench/store.py` (the store benchmark) is not in this tree yet.\n"
 
     rows = []
-    for name in ("sqlite", "memory"):
+    for name in kinds:
         with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "bench.db" if name == "sqlite" else None
-            uow = open_store(f"sqlite:///{path}" if path else "memory://")
+            uow, path = fresh_store(name, Path(folder), **({"postgres": postgres} if postgres else {}))
             try:
                 rows.append(store.measure(name, uow, orders=IN_PROCESS_ORDERS, walk_budget=10.0, path=path))
             finally:
@@ -175,9 +191,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", help="run only these scenarios (create fetch page1 page800 cursor invalid)")
     parser.add_argument("--instructions", action="store_true",
                         help="also count instructions per request of both apps under callgrind (valgrind)")
+    parser.add_argument("--database", metavar="URL",
+                        help="serve PostgreSQL (postgresql://...; this database is dropped, made again and seeded)"
+                        " instead of the cached SQLite file; the in-process figures then include PostgreSQL")
     parser.add_argument("--no-inprocess", action="store_true", help="skip the in-process figures")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args(argv)
+    if args.database and not args.database.lower().startswith(("postgresql://", "postgres://")):
+        parser.error("--database takes a postgresql:// URL (the SQLite file is the default)")
+    if args.database and args.instructions:
+        parser.error("--instructions runs on the SQLite file only")
     report = run(args)
     latest = args.results / "latest.md"
     latest.write_text(report)

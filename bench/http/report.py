@@ -59,14 +59,15 @@ def machine() -> str:
     )
 
 
-def table(rows: Sequence[Measured], *, orders: int, load: Load, rounds: int, started: str, loadavg: str) -> str:
-    """The markdown section of one run."""
+def table(rows: Sequence[Measured], *, orders: int, load: Load, rounds: int, started: str, loadavg: str,
+          store: str = "SQLite") -> str:
+    """The markdown section of one run, ``kitflow serve`` on ``store``."""
     lines = [
-        f"### HTTP, {orders:,} orders ({started})",
+        f"### HTTP, {store}, {orders:,} orders ({started})",
         "",
         f"wrk {load.threads} threads, {load.connections} connections, {load.seconds:g} s per scenario and server "
         f"(in {rounds} alternating rounds: ceiling, Kitflow, ceiling, ...); "
-        f"`kitflow serve` on the SQLite store, one worker; load average before the run {loadavg}.",
+        f"`kitflow serve` on the {store} store, one worker; load average before the run {loadavg}.",
         "",
         "| scenario | Kitflow req/s | ceiling req/s | **throughput ratio** | target | p50 ms Kitflow / ceiling "
         "| p99 ms Kitflow / ceiling | latency ratio p50 / p99 | errors Kitflow / ceiling "
