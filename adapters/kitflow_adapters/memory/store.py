@@ -12,14 +12,14 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from kitflow.domain.catalog import Item, ItemFilter, Manufacturer
+from kitflow.domain.catalog import Item, ItemFilter, Manufacturer, sku_taken
 from kitflow.domain.errors import Conflict, NotFound
 from kitflow.domain.identity import ApiKey, Customer, Role
 from kitflow.domain.idempotency import IdempotencyRecord
 from kitflow.domain.kit import Kit, KitFilter
-from kitflow.domain.order import Order, OrderFilter
+from kitflow.domain.order import Order, OrderFilter, check_external_ids_free
 from kitflow.domain.paging import Page, PageSpec, cut
-from kitflow.domain.patient import Patient, PatientFilter, Site, SiteFilter
+from kitflow.domain.patient import Patient, PatientFilter, Site, SiteFilter, external_identifier_taken
 
 T = TypeVar("T")
 _MISSING: Any = object()
@@ -165,11 +165,7 @@ class _Patients(_Owned):
         if patient.external_identifier is not None:
             slot = (patient.customer_id, patient.external_identifier)
             if slot in index:
-                raise Conflict(
-                    "duplicate_external_identifier",
-                    f"patient {index[slot]} already has this external identifier",
-                    field="external_identifier",
-                )
+                raise external_identifier_taken(index[slot])
             self._j.set(index, slot, patient.id)
 
     def add(self, patient: Patient) -> Patient:
@@ -228,7 +224,7 @@ class _Items(_Repository):
             self._j.pop(self._s.skus, previous.sku)
         holder = self._s.skus.get(item.sku)
         if holder is not None:
-            raise Conflict("duplicate_sku", f"item {holder} already has this sku", field="sku")
+            raise sku_taken(holder)
         self._j.set(self._s.skus, item.sku, item.id)
 
     def add(self, item: Item) -> Item:
@@ -275,13 +271,8 @@ class _Orders(_Owned):
 
     def add(self, order: Order) -> Order:
         stored = _with_id(order, self._s.next_id("order"))
-        for external_id in stored.external_order_ids:
-            slot = (stored.customer_id, external_id)
-            if slot in self._s.order_external:
-                raise Conflict(
-                    "duplicate_external_order_id",
-                    f"order {self._s.order_external[slot]} already has external order id {external_id!r}",
-                )
+        taken = self.ids_by_external_ids(stored.customer_id, stored.external_order_ids)
+        check_external_ids_free(stored.external_order_ids, taken)
         for external_id in stored.external_order_ids:
             self._j.set(self._s.order_external, (stored.customer_id, external_id), stored.id)
         self._j.set(self._s.order_owner, stored.id, stored.customer_id)

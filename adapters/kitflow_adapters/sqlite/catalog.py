@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Collection
 from typing import Any, Final
 
-from kitflow.domain.catalog import Item, ItemFilter, Manufacturer
+from kitflow.domain.catalog import Item, ItemFilter, Manufacturer, sku_taken
 from kitflow.domain.errors import Conflict
 from kitflow.domain.kit import Kit, KitFilter, KitItem
 from kitflow.domain.paging import Page, PageSpec
@@ -64,7 +64,7 @@ class SqliteItems(Repository):
         except sqlite3.IntegrityError as error:
             if violates(error, "items.sku"):
                 holder = self.id_by_sku(item.sku)
-                raise Conflict("duplicate_sku", f"item {holder} already has this sku", field="sku") from None
+                raise sku_taken(holder) from None
             raise
 
     def add(self, item: Item) -> Item:

@@ -7,7 +7,6 @@ import sqlite3
 from collections.abc import Collection
 from typing import Any, Final
 
-from kitflow.domain.errors import Conflict
 from kitflow.domain.order import (
     Order,
     OrderEvent,
@@ -18,6 +17,7 @@ from kitflow.domain.order import (
     OrderStatus,
     ShippingOption,
     TrackingNumber,
+    check_external_ids_free,
 )
 from kitflow.domain.paging import Page, PageSpec
 from kitflow_adapters.sqlite.codec import JsonColumn, ceil_ms, from_ms, to_json, to_ms
@@ -100,10 +100,8 @@ class SqliteOrders(Owned):
                     raise
                 self._unclaim(order, order_id, order.external_order_ids[:index])
                 holder = self.ids_by_external_ids(order.customer_id, (external_id,))[external_id]
-                raise Conflict(
-                    "duplicate_external_order_id",
-                    f"order {holder} already has external order id {external_id!r}",
-                ) from None
+                check_external_ids_free(order.external_order_ids, {external_id: holder})
+                raise AssertionError("unreachable: the external id is taken")
         return with_id(order, order_id)
 
     def _unclaim(self, order: Order, order_id: int, external_ids: Collection[str]) -> None:

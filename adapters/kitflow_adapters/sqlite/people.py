@@ -6,9 +6,16 @@ import datetime as dt
 import sqlite3
 from typing import Any, Final
 
-from kitflow.domain.errors import Conflict
 from kitflow.domain.paging import Page, PageSpec
-from kitflow.domain.patient import Patient, PatientFilter, Site, SiteFilter, name_key, search_key
+from kitflow.domain.patient import (
+    Patient,
+    PatientFilter,
+    Site,
+    SiteFilter,
+    external_identifier_taken,
+    name_key,
+    search_key,
+)
 from kitflow.domain.stored import Restorer
 from kitflow.domain.values import Address, Sex
 from kitflow_adapters.sqlite.codec import JsonColumn, from_ms, to_json, to_ms
@@ -101,11 +108,7 @@ class SqlitePatients(Owned):
         if not violates(error, "patients.customer_id, patients.external_identifier"):
             return error
         holder = self.id_by_external_identifier(patient.customer_id, patient.external_identifier or "")
-        return Conflict(
-            "duplicate_external_identifier",
-            f"patient {holder} already has this external identifier",
-            field="external_identifier",
-        )
+        return external_identifier_taken(holder or 0)
 
     def add(self, patient: Patient) -> Patient:
         conn = self._writing()
