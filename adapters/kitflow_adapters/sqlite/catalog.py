@@ -11,12 +11,17 @@ from kitflow.domain.errors import Conflict
 from kitflow.domain.kit import Kit, KitFilter, KitItem
 from kitflow.domain.paging import Page, PageSpec
 from kitflow.domain.stored import Restorer
-from kitflow_adapters.sqlite.codec import JsonColumn, from_ms, to_json, to_ms
+from kitflow_adapters.sqlite.codec import JsonColumn, from_ms, remembered, to_json, to_ms
 from kitflow_adapters.sqlite.paging import Where, page
 from kitflow_adapters.sqlite.repository import Owned, Repository, by_ids, found, violates, with_id
 
 _KIT_LINES: Final = JsonColumn(tuple[KitItem, ...])
 _KIT: Final = Restorer(Kit)
+
+
+@remembered(256)
+def _manufacturer(row: Any) -> Manufacturer:
+    return Manufacturer(id=row[0], name=row[1])
 
 
 class SqliteManufacturers(Repository):
@@ -33,7 +38,7 @@ class SqliteManufacturers(Repository):
 
     def by_name(self, name: str) -> Manufacturer | None:
         row = self._conn.execute("SELECT id, name FROM manufacturers WHERE name = ?", (name,)).fetchone()
-        return None if row is None else Manufacturer(id=row[0], name=row[1])
+        return None if row is None else _manufacturer(row)
 
     def get_many(self, ids: Collection[int]) -> dict[int, Manufacturer]:
         if not ids:
@@ -44,12 +49,13 @@ class SqliteManufacturers(Repository):
             one="SELECT id, name FROM manufacturers WHERE id = ?",
             many="SELECT id, name FROM manufacturers WHERE id IN (SELECT value FROM json_each(?))",
         )
-        return {row[0]: Manufacturer(id=row[0], name=row[1]) for row in rows}
+        return {row[0]: _manufacturer(row) for row in rows}
 
 
 _ITEM_COLUMNS: Final = "id, name, sku, model, manufacturer_id, orderable"
 
 
+@remembered(1024)
 def _item(row: Any) -> Item:
     return Item(id=row[0], name=row[1], sku=row[2], model=row[3], manufacturer_id=row[4], orderable=bool(row[5]))
 
@@ -110,6 +116,7 @@ class SqliteItems(Repository):
         return page(self._conn, table="items", columns=_ITEM_COLUMNS, where=clause, spec=spec, decode=_item)
 
 
+@remembered(256)
 def _kit(row: Any) -> Kit:
     return _KIT(
         id=row[0],

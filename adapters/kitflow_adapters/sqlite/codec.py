@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Callable
 from typing import Any, Final, Generic, TypeVar
 
 import msgspec
@@ -15,6 +16,7 @@ T = TypeVar("T")
 EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _MS: Final = dt.timedelta(milliseconds=1)
 _ENCODER: Final = msgspec.json.Encoder()
+Row = tuple[Any, ...]
 
 
 def to_ms(moment: dt.datetime) -> int:
@@ -33,6 +35,14 @@ def ceil_ms(moment: dt.datetime) -> int:
 def from_ms(ms: int) -> dt.datetime:
     """The UTC time ``ms`` milliseconds after 1970 (remembered: a row and a page repeat times)."""
     return EPOCH + dt.timedelta(milliseconds=ms)
+
+
+def remembered(size: int) -> Callable[[Callable[[Row], T]], Callable[[Row], T]]:
+    """A decoder of rows (the tuples of column values a query gives) that remembers its values for
+    the last ``size`` rows seen. The value is frozen and a function of the row alone, so a row read
+    again (an order's patient, a page's items) is not decoded again, and a changed row is another
+    key: nothing to invalidate. The tables are STRICT: equal rows hold values of equal types."""
+    return functools.lru_cache(maxsize=size)
 
 
 def maybe_ms(moment: dt.datetime | None) -> int | None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+from typing import Any
 
 import msgspec
 
 from kitflow.domain.errors import Conflict
 from kitflow.domain.identity import ApiKey, Customer, Role
-from kitflow_adapters.sqlite.codec import from_ms, maybe_ms, maybe_time, to_ms
+from kitflow_adapters.sqlite.codec import from_ms, maybe_ms, maybe_time, remembered, to_ms
 from kitflow_adapters.sqlite.repository import Repository, found, violates
 
 
@@ -28,6 +29,18 @@ class SqliteCustomers(Repository):
             "customer",
         )
         return Customer(id=row[0], name=row[1], created_at=from_ms(row[2]))
+
+
+@remembered(64)
+def _api_key(row: Any) -> ApiKey:
+    return ApiKey(
+        prefix=row[0],
+        digest=row[1],
+        role=Role(row[2]),
+        customer_id=row[3],
+        created_at=from_ms(row[4]),
+        revoked_at=maybe_time(row[5]),
+    )
 
 
 class SqliteApiKeys(Repository):
@@ -57,16 +70,7 @@ class SqliteApiKeys(Repository):
             "SELECT prefix, digest, role, customer_id, created_at, revoked_at FROM api_keys WHERE prefix = ?",
             (prefix,),
         ).fetchone()
-        if row is None:
-            return None
-        return ApiKey(
-            prefix=row[0],
-            digest=row[1],
-            role=Role(row[2]),
-            customer_id=row[3],
-            created_at=from_ms(row[4]),
-            revoked_at=maybe_time(row[5]),
-        )
+        return None if row is None else _api_key(row)
 
     def revoke(self, prefix: str, at: dt.datetime) -> None:
         cur = self._writing().execute("UPDATE api_keys SET revoked_at = ? WHERE prefix = ?", (to_ms(at), prefix))

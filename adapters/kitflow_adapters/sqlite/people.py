@@ -18,7 +18,7 @@ from kitflow.domain.patient import (
 )
 from kitflow.domain.stored import Restorer
 from kitflow.domain.values import Address, Sex
-from kitflow_adapters.sqlite.codec import JsonColumn, from_ms, to_json, to_ms
+from kitflow_adapters.sqlite.codec import JsonColumn, from_ms, remembered, to_json, to_ms
 from kitflow_adapters.sqlite.paging import Where
 from kitflow_adapters.sqlite.repository import Owned, found, violates, with_id
 
@@ -47,6 +47,7 @@ def name_filter(where: Where, needle: str | None, *, index: str) -> None:
     where.add("instr(name_key, ?) > 0", key)
 
 
+@remembered(1024)
 def _patient(row: Any) -> Patient:
     return _PATIENT(
         id=row[0],
@@ -156,6 +157,7 @@ class SqlitePatients(Owned):
         return self._page(clause, spec)
 
 
+@remembered(256)
 def _site(row: Any) -> Site:
     return _SITE(
         id=row[0],
