@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -11,7 +12,7 @@ import msgspec
 from kitflow.domain.catalog import Item, ItemDetail
 from kitflow.domain.kit import Kit, KitDetail, KitItemDetail
 from kitflow.domain.order import Order, OrderDetail, OrderItemDetail, OrderKitDetail
-from kitflow.domain.patient import Patient, PatientDetail
+from kitflow.domain.patient import Patient, PatientDetail, Site
 from kitflow.domain.ports import Transaction
 from kitflow.domain.stored import Restorer
 from kitflow.domain.values import CustomerId
@@ -63,6 +64,14 @@ def kit_details(tx: Transaction, kits: Sequence[Kit], *, items: dict[int, ItemDe
     ]
 
 
+@functools.lru_cache(maxsize=1024)
+def _patient_detail(patient: Patient, site: Site | None) -> PatientDetail:
+    """The detail of ``patient`` with its ``site``, not checked again (the patient was when it was
+    made). Remembered: it is a function of two frozen values, and hashing them costs a tenth of
+    making it (a page shows the same patients again and again)."""
+    return _PATIENT_DETAIL(**msgspec.structs.asdict(patient), site=site)
+
+
 def patient_details(tx: Transaction, patients: Sequence[Patient]) -> list[PatientDetail]:
     by_customer: dict[CustomerId, set[int]] = {}
     for patient in patients:
@@ -74,10 +83,7 @@ def patient_details(tx: Transaction, patients: Sequence[Patient]) -> list[Patien
         for site_id, site in tx.sites.get_many(customer_id, ids).items()
     }
     return [
-        _PATIENT_DETAIL(  # the patient was checked when it was made: its detail is not checked again
-            **msgspec.structs.asdict(patient),
-            site=sites.get(patient.site_id) if patient.site_id is not None else None,
-        )
+        _patient_detail(patient, sites.get(patient.site_id) if patient.site_id is not None else None)
         for patient in patients
     ]
 
