@@ -21,7 +21,7 @@ from kitflow.services.access import authenticate
 from kitflow.services.idempotency import execute_once
 from kitflow_adapters.http.errors import PROBLEM_JSON, domain_error_body
 from kitflow_adapters.http.parsing import read_body, text_header
-from kitflow_adapters.http.wire import Stamp
+from kitflow_adapters.http.rendering import to_wire
 
 W = TypeVar("W")
 T = TypeVar("T")
@@ -37,24 +37,6 @@ ANYONE: Final = None
 
 _KEPT: Final = (RuleBroken, NotFound, Conflict)
 """Errors of a resource's own rules: their answers are kept for an idempotency key (API.md 10)."""
-
-
-@functools.lru_cache(maxsize=8192)
-def _from_domain(type_: type, value: Any) -> Any:
-    # remembered whole: a time seen before (a page repeats them) costs no Python call at all
-    if type_ is Stamp:
-        return Stamp.of(value)
-    raise NotImplementedError(type_)
-
-
-_encode = msgspec.json.Encoder(enc_hook=str.__str__).encode
-"""A Stamp is a str: ``str.__str__`` gives it as one, with no Python call (anything else that is not
-JSON by itself raises TypeError)."""
-
-
-def to_wire(value: Any, wire_type: type[Any]) -> bytes:
-    """A domain value (entity, detail or listing) encoded as ``wire_type``."""
-    return _encode(msgspec.convert(value, wire_type, from_attributes=True, dec_hook=_from_domain))
 
 
 class Reply(msgspec.Struct, frozen=True):

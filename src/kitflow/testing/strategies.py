@@ -6,22 +6,28 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
 from hypothesis import strategies as st
 
-from kitflow.domain.catalog import ItemDraft, ManufacturerRef
-from kitflow.domain.kit import MAX_KIT_LINES, KitDraft, KitItem
+from kitflow.domain.catalog import ItemDetail, ItemDraft, Manufacturer, ManufacturerRef
+from kitflow.domain.kit import MAX_KIT_LINES, KitDetail, KitDraft, KitItem, KitItemDetail
 from kitflow.domain.order import (
     MAX_EXTERNAL_IDS,
     MoveOrder,
+    OrderDetail,
+    OrderEvent,
     OrderItem,
+    OrderItemDetail,
     OrderKit,
+    OrderKitDetail,
+    OrderNote,
     OrderStatus,
     PlaceOrder,
     ShippingOption,
     TrackingNumber,
 )
-from kitflow.domain.patient import PatientDraft, SiteDraft
-from kitflow.domain.values import MAX_COUNT, MAX_NOTE, MAX_TEXT, Address, Sex
+from kitflow.domain.patient import PatientDetail, PatientDraft, Site, SiteDraft
+from kitflow.domain.values import MAX_COUNT, MAX_ID, MAX_NOTE, MAX_TEXT, Address, Sex
 
 _TEXT_ALPHABET = st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zs", "Zl", "Zp"))
 
@@ -176,3 +182,99 @@ def move_orders() -> st.SearchStrategy[MoveOrder]:
     """Operator moves to any status, sometimes with a tracking number."""
     tracking = st.none() | st.builds(TrackingNumber, carrier=texts(max_size=10), value=texts(max_size=30))
     return st.builds(MoveOrder, status=order_statuses(), tracking_number=tracking)
+
+
+# ---------------------------------------------------------------- details (entities with what they reference)
+
+_IDS = st.integers(min_value=1, max_value=3) | st.integers(min_value=1, max_value=MAX_ID)
+"""Ids, often the same few: equal values then recur, as they do in the details of a page."""
+
+
+def moments() -> st.SearchStrategy[dt.datetime]:
+    """Times as stores give them (aware, mostly UTC), some naive (meaning UTC)."""
+    zones = st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=-5, minutes=-30))]) | st.none()
+    return st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2100, 1, 1), timezones=zones)
+
+
+def _stored(kind: type[Any], draft: msgspec.Struct, **fields: Any) -> Any:
+    return kind(**msgspec.structs.asdict(draft), **fields)
+
+
+def sites() -> st.SearchStrategy[Site]:
+    return st.builds(
+        lambda draft, site_id, customer_id, created, updated: _stored(
+            Site, draft, id=site_id, customer_id=customer_id, created_at=created, updated_at=updated
+        ),
+        site_drafts(), _IDS, _IDS, moments(), moments(),
+    )
+
+
+def patient_details(*, site_pool: st.SearchStrategy[Site] | None = None) -> st.SearchStrategy[PatientDetail]:
+    """Patient details, at no site or at one of ``site_pool`` (any site by default)."""
+    return st.builds(
+        lambda draft, site, patient_id, customer_id, created, updated: _stored(
+            PatientDetail, msgspec.structs.replace(draft, site_id=None if site is None else site.id),
+            site=site, id=patient_id, customer_id=customer_id, created_at=created, updated_at=updated,
+        ),
+        patient_drafts(), st.none() | (site_pool if site_pool is not None else sites()),
+        _IDS, _IDS, moments(), moments(),
+    )
+
+
+def item_details() -> st.SearchStrategy[ItemDetail]:
+    def detail(draft: ItemDraft, item_id: int, maker_id: int) -> ItemDetail:
+        maker = None if draft.manufacturer is None else Manufacturer(id=maker_id, name=draft.manufacturer.name or "-")
+        return ItemDetail(
+            id=item_id, name=draft.name, sku=draft.sku, model=draft.model, orderable=draft.orderable,
+            manufacturer_id=None if maker is None else maker.id, manufacturer=maker,
+        )
+
+    return st.builds(detail, item_drafts(), _IDS, _IDS)
+
+
+def kit_details(*, item_pool: st.SearchStrategy[ItemDetail] | None = None) -> st.SearchStrategy[KitDetail]:
+    """Kit details of 1..5 lines of ``item_pool`` (any items by default)."""
+    lines = st.lists(
+        st.builds(KitItemDetail, item=item_pool if item_pool is not None else item_details(),
+                  count=st.integers(min_value=1, max_value=MAX_COUNT)),
+        min_size=1, max_size=5,
+    )
+    return st.builds(
+        lambda kit_id, name, archived, kit_lines, created, updated: KitDetail(
+            id=kit_id, name=name, archived=archived, kit_items=tuple(kit_lines), created_at=created, updated_at=updated
+        ),
+        _IDS, texts(), st.booleans(), lines, moments(), moments(),
+    )
+
+
+@st.composite
+def order_details(draw: st.DrawFn, *, size: int = 1) -> list[OrderDetail]:
+    """``size`` order details (0..size) whose patients, sites, items and kits come from small pools,
+    so that they recur within the list (as in a page) and the same entity is referenced twice."""
+    site_pool = st.sampled_from(draw(st.lists(sites(), min_size=1, max_size=3)))
+    item_pool = st.sampled_from(draw(st.lists(item_details(), min_size=1, max_size=4)))
+    patient_pool = st.sampled_from(draw(st.lists(patient_details(site_pool=site_pool), min_size=1, max_size=3)))
+    kit_pool = st.sampled_from(draw(st.lists(kit_details(item_pool=item_pool), min_size=1, max_size=3)))
+    counts = st.integers(min_value=1, max_value=MAX_COUNT)
+    tracking = st.builds(TrackingNumber, carrier=texts(max_size=10), value=texts(max_size=30))
+    made = []
+    for _ in range(draw(st.integers(min_value=0 if size > 1 else 1, max_value=size))):
+        patient = draw(st.none() | patient_pool)
+        made.append(OrderDetail(
+            id=draw(_IDS),
+            external_order_ids=tuple(draw(st.lists(texts(max_size=30), max_size=MAX_EXTERNAL_IDS, unique=True))),
+            patient=patient,
+            site=draw(site_pool) if patient is None else None,
+            current_status=draw(order_statuses()),
+            order_items=tuple(draw(st.lists(st.builds(OrderItemDetail, item=item_pool, count=counts), max_size=4))),
+            order_kits=tuple(draw(st.lists(st.builds(OrderKitDetail, kit=kit_pool, count=counts), max_size=3))),
+            order_events=tuple(draw(st.lists(st.builds(OrderEvent, name=order_statuses(), event_timestamp=moments()),
+                                             min_size=1, max_size=4))),
+            order_notes=tuple(draw(st.lists(st.builds(OrderNote, note=texts(max_size=MAX_NOTE), created_at=moments()),
+                                            max_size=2))),
+            tracking_numbers=tuple(draw(st.lists(tracking, max_size=2))),
+            shipping_option=draw(st.sampled_from(ShippingOption)),
+            created_at=draw(moments()),
+            updated_at=draw(moments()),
+        ))
+    return made
