@@ -149,6 +149,32 @@ def strict_json(raw: bytes) -> None:
     """Raises InvalidInput unless ``raw`` (which msgspec decoded) is JSON that every reader reads
     alike: no key twice in an object (readers disagree on which one wins), no number beyond a
     double's range, no integer of more digits than Python reads. Unknown fields are checked too."""
+    if not _plainly_strict(raw):
+        _strict_parse(raw)
+
+
+_PLAIN_NESTING: Final = 200
+"""Bodies with more brackets than this take the full parse (whose recursion limit then decides)."""
+_untyped: Final = msgspec.json.Decoder(float_hook=_finite).decode
+_plain_encode: Final = msgspec.json.Encoder().encode
+
+
+def _plainly_strict(raw: bytes) -> bool:
+    """A cheap sufficient condition for ``_strict_parse`` to pass: msgspec reads ``raw`` untyped
+    (so it is UTF-8 JSON with finite floats and integers of at most 4300 digits), it has no escape
+    (``\\u003a`` would read as a colon) and no deep nesting, and re-encoding what was read keeps every
+    colon. Without escapes, colons are key separators or inside strings, kept as they are; a key
+    read twice loses its first separator (and its first value)."""
+    if b"\\" in raw or raw.count(b"{") + raw.count(b"[") > _PLAIN_NESTING:
+        return False
+    try:
+        return _plain_encode(_untyped(raw)).count(b":") == raw.count(b":")
+    except Exception:  # anything amiss: the full parse says what
+        return False
+
+
+def _strict_parse(raw: bytes) -> None:
+    """``strict_json`` by a full parse with the standard library, which sees each key."""
     try:
         json.loads(raw, object_pairs_hook=_unique_keys, parse_float=_finite)
     except _NotStrict as error:
