@@ -1,7 +1,8 @@
 """The SQLite store remembers the values it decoded from rows (``codec.remembered``): for any entity,
 the value read through the memory equals the value decoded afresh from the same row and the entity
 as written; a row read again gives the remembered value; a row a write changed is read as changed,
-never as the value remembered for its old row."""
+never as the value remembered for its old row. Manufacturers read along with their items in a
+transaction are those a fresh read gives."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from kitflow.domain.order import OrderStatus, PlaceOrder
 from kitflow.domain.patient import Patient, PatientDraft, Site, SiteDraft
 from kitflow.testing import item_drafts, kit_drafts, patient_drafts, place_orders, site_drafts, texts
 from kitflow_adapters.sqlite import SqliteStore
-from kitflow_adapters.sqlite.catalog import _ITEM_COLUMNS, SqliteKits, _item, _kit, _manufacturer
+from kitflow_adapters.sqlite.catalog import _ITEM_COLUMNS, _WITH_MAKER, SqliteKits, _item, _item_and_maker, _kit, _manufacturer
 from kitflow_adapters.sqlite.identity import _api_key
 from kitflow_adapters.sqlite.orders import _COLUMNS as _ORDER_COLUMNS
 from kitflow_adapters.sqlite.orders import _order
@@ -121,12 +122,25 @@ def test_items_and_manufacturers(world: World, draft: ItemDraft) -> None:
     assert _remembered(_item, _row(world, f"SELECT {_ITEM_COLUMNS} FROM items WHERE id = ?", stored.id)) == stored
     if maker is not None:
         assert _remembered(_manufacturer, _row(world, "SELECT id, name FROM manufacturers WHERE id = ?", maker.id)) == maker
+    joined = _row(world, f"{_WITH_MAKER} WHERE items.id = ?", stored.id)
+    assert _remembered(_item_and_maker, joined) == (stored, maker)
     changed = msgspec.structs.replace(stored, orderable=not stored.orderable, model=None)
     with world.store.begin(write=True) as tx:
         tx.items.update(changed)
     with world.store.begin() as tx:
         assert tx.items.get(stored.id) == changed
-        assert tx.items.get_many([stored.id]) == {stored.id: changed}
+        assert tx.items.get_many([stored.id, world.item_ids[0]])[stored.id] == changed
+        first = tx.items.get(world.item_ids[0])
+        wanted = {m for m in (stored.manufacturer_id, first.manufacturer_id) if m is not None}
+        along = tx.manufacturers.get_many(wanted)  # those read with the items
+    with world.store.begin() as tx:
+        assert along == tx.manufacturers.get_many(wanted)  # read afresh
+    if maker is not None:
+        assert along[maker.id] == maker
+        with world.store.begin(write=True) as tx:  # one read along, one not: both are found
+            other = tx.manufacturers.add(unique("maker"))
+            tx.items.get_many([stored.id])
+            assert tx.manufacturers.get_many({maker.id, other.id}) == {maker.id: maker, other.id: other}
 
 
 @EXAMPLES

@@ -43,6 +43,9 @@ class SqliteManufacturers(Repository):
     def get_many(self, ids: Collection[int]) -> dict[int, Manufacturer]:
         if not ids:
             return {}
+        read = self._tx.makers
+        if read and all(i in read for i in ids):  # read with their items in this transaction
+            return {i: read[i] for i in ids}
         rows = by_ids(
             self._conn,
             ids,
@@ -53,11 +56,22 @@ class SqliteManufacturers(Repository):
 
 
 _ITEM_COLUMNS: Final = "id, name, sku, model, manufacturer_id, orderable"
+_WITH_MAKER: Final = (
+    "SELECT items.id, items.name, sku, model, manufacturer_id, orderable, manufacturers.name"
+    " FROM items LEFT JOIN manufacturers ON manufacturers.id = manufacturer_id"
+)
 
 
 @remembered(1024)
 def _item(row: Any) -> Item:
     return Item(id=row[0], name=row[1], sku=row[2], model=row[3], manufacturer_id=row[4], orderable=bool(row[5]))
+
+
+@remembered(1024)
+def _item_and_maker(row: Any) -> tuple[Item, Manufacturer | None]:
+    """An item and its manufacturer from a row of ``_WITH_MAKER``."""
+    item = _item(row[:6])
+    return item, None if row[4] is None else _manufacturer((row[4], row[6]))
 
 
 class SqliteItems(Repository):
@@ -95,15 +109,25 @@ class SqliteItems(Repository):
         return _item(found(row, "item"))
 
     def get_many(self, ids: Collection[int]) -> dict[int, Item]:
+        """The items, read with their manufacturers in one statement: the transaction keeps those for
+        ``SqliteManufacturers.get_many`` (a manufacturer is only ever added, never changed, so one
+        read stays true until the transaction ends)."""
         if not ids:
             return {}
         rows = by_ids(
             self._conn,
             ids,
-            one=f"SELECT {_ITEM_COLUMNS} FROM items WHERE id = ?",
-            many=f"SELECT {_ITEM_COLUMNS} FROM items WHERE id IN (SELECT value FROM json_each(?))",
+            one=f"{_WITH_MAKER} WHERE items.id = ?",
+            many=f"{_WITH_MAKER} WHERE items.id IN (SELECT value FROM json_each(?))",
         )
-        return {row[0]: _item(row) for row in rows}
+        found = {}
+        makers = self._tx.makers
+        for row in rows:
+            item, maker = _item_and_maker(row)
+            found[item.id] = item
+            if maker is not None:
+                makers[maker.id] = maker
+        return found
 
     def id_by_sku(self, sku: str) -> int | None:
         row = self._conn.execute("SELECT id FROM items WHERE sku = ?", (sku,)).fetchone()

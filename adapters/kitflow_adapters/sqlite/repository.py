@@ -19,6 +19,8 @@ S = TypeVar("S", bound=msgspec.Struct)
 
 class Writable(Protocol):
     write: bool
+    makers: dict[int, Any]
+    """Manufacturers read with their items in this transaction, by id (see ``SqliteItems.get_many``)."""
 
 
 class Repository:

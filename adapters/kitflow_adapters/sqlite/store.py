@@ -18,6 +18,7 @@ from contextlib import suppress
 from types import TracebackType
 from typing import Final
 
+from kitflow.domain.catalog import Manufacturer
 from kitflow_adapters.sqlite.catalog import SqliteItems, SqliteKits, SqliteManufacturers
 from kitflow_adapters.sqlite.checkpoint import Checkpointer
 from kitflow_adapters.sqlite.connection import LOCK_TIMEOUT, SYNCHRONOUS, StoreBusy, connect, is_busy, retrying, use_wal
@@ -34,6 +35,7 @@ class SqliteTransaction:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.write = False
+        self.makers: dict[int, Manufacturer] = {}
         self.customers = SqliteCustomers(conn, self)
         self.keys = SqliteApiKeys(conn, self)
         self.patients = SqlitePatients(conn, self)
@@ -80,6 +82,7 @@ class _Scope:
         else:
             link.conn.execute("BEGIN")
         link.tx.write = self._write
+        link.tx.makers.clear()
         link.open = True
         self._link = link
         return link.tx
