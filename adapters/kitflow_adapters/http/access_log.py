@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from typing import Any, Final
 
@@ -67,7 +68,15 @@ class AccessLog:
                 await send({"type": "http.response.body", "body": body})
         finally:
             if log.isEnabledFor(logging.INFO):
-                log.info(_line(scope, status, started, request_id))
+                # the record log.info makes, without its walk up the stack to find this frame
+                here = sys._getframe()
+                line = _line(scope, status, started, request_id)
+                log.handle(
+                    log.makeRecord(
+                        log.name, logging.INFO, here.f_code.co_filename, here.f_lineno, line, (), None,
+                        here.f_code.co_name,
+                    )
+                )
 
 
 def _line(scope: Scope, status: int, started: float, request_id: bytes) -> str:

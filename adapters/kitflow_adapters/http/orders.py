@@ -7,9 +7,11 @@ from typing import Final
 from litestar import Request, Response, get, post
 from litestar.handlers import HTTPRouteHandler
 
+from kitflow.domain.errors import DomainError
 from kitflow.domain.order import OrderFilter
 from kitflow.services import orders
 from kitflow_adapters.http.endpoint import CUSTOMER, Api
+from kitflow_adapters.http.errors import on_domain_error
 from kitflow_adapters.http.openapi import documented
 from kitflow_adapters.http.parsing import (
     ID,
@@ -41,17 +43,22 @@ def order_routes(api: Api) -> list[HTTPRouteHandler]:
     @post("/api/v3/order", status_code=201, **documented(body=OrderInput, errors=(409,)))
     async def create_order(request: Request) -> Response[OrderOut]:
         """Place an order for a patient or a site."""
-        caller, payload, raw = await api.caller_and_body(request, CUSTOMER, OrderInput)
-        # the mapping checks shape, then structure: an invalid_order is a rule of the resource,
-        # so it is made inside the idempotent step and kept for the key (shape errors are not)
-        return await api.once(
-            request,
-            caller,
-            raw,
-            lambda: api.reply(
-                orders.place_order(payload.to_domain(), caller=caller, uow=store, clock=clock), OrderOut, 201
-            ),
-        )
+        try:
+            caller, payload, raw = await api.caller_and_body(request, CUSTOMER, OrderInput)
+            # the mapping checks shape, then structure: an invalid_order is a rule of the resource,
+            # so it is made inside the idempotent step and kept for the key (shape errors are not)
+            return await api.once(
+                request,
+                caller,
+                raw,
+                lambda: api.reply(
+                    orders.place_order(payload.to_domain(), caller=caller, uow=store, clock=clock),
+                    OrderOut,
+                    201,
+                ),
+            )
+        except DomainError as error:  # Litestar's handler gives the same answer, after a longer way round
+            return on_domain_error(request, error)
 
     @get("/api/v3/order", **documented(query=ORDER_FILTERS))
     @api.offloaded

@@ -128,7 +128,7 @@ class PlaceOrder(msgspec.Struct, frozen=True, kw_only=True):
                 text(note, field=f"order_notes[{i}].note", limit=MAX_NOTE)
                 for i, note in enumerate(self.order_notes)
             ),
-            shipping_option=ShippingOption(self.shipping_option),
+            shipping_option=_shipping(self.shipping_option),
         )
         # 2. structure
         if (self.patient_id is None) == (self.site_id is None):
@@ -144,6 +144,11 @@ class PlaceOrder(msgspec.Struct, frozen=True, kw_only=True):
         _no_repeats((line.item_id for line in self.order_items), "order_items", "item_id", "item")
         _no_repeats((line.kit_id for line in self.order_kits), "order_kits", "kit_id", "kit")
         _no_repeats(self.external_order_ids, "external_order_ids", None, "external order id")
+
+
+def _shipping(option: str) -> ShippingOption:
+    """``option`` as a ShippingOption (calling the enum costs more than checking)."""
+    return option if type(option) is ShippingOption else ShippingOption(option)
 
 
 def _no_repeats(values: object, field: str, attribute: str | None, what: str) -> None:
