@@ -51,10 +51,11 @@ class SqliteTransaction:
 class _Link:
     """One thread's connection, its repositories, and whether a transaction is open on it."""
 
-    __slots__ = ("conn", "tx", "open", "generation", "__weakref__")
+    __slots__ = ("conn", "control", "tx", "open", "generation", "__weakref__")
 
     def __init__(self, conn: sqlite3.Connection, generation: int) -> None:
         self.conn = conn
+        self.control = conn.cursor()  # runs BEGIN and COMMIT: kept, not made for each
         self.tx = SqliteTransaction(conn)
         self.open = False
         self.generation = generation
@@ -80,7 +81,7 @@ class _Scope:
         if self._write:
             self._store._begin_write(link.conn)
         else:
-            link.conn.execute("BEGIN")
+            link.control.execute("BEGIN")
         link.tx.write = self._write
         link.tx.makers.clear()
         link.open = True
@@ -99,7 +100,7 @@ class _Scope:
         try:
             if kind is None:
                 try:
-                    conn.execute("COMMIT")
+                    link.control.execute("COMMIT")
                 except BaseException:
                     _rollback(conn)
                     raise
