@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from kitflow.domain.catalog import Item, ItemDetail
+from kitflow.domain.catalog import Item, ItemDetail, Manufacturer
 from kitflow.domain.kit import Kit, KitDetail, KitItemDetail
 from kitflow.domain.order import Order, OrderDetail, OrderItemDetail, OrderKitDetail
 from kitflow.domain.patient import Patient, PatientDetail, Site
@@ -22,13 +22,16 @@ _NONE: Mapping[int, Any] = MappingProxyType({})
 _PATIENT_DETAIL: Restorer[PatientDetail] = Restorer(PatientDetail)
 
 
+@functools.lru_cache(maxsize=1024)
+def _item_detail(item: Item, maker: Manufacturer | None) -> ItemDetail:
+    """The detail of ``item`` with its manufacturer ``maker``; remembered, as ``_patient_detail``."""
+    return ItemDetail(**msgspec.structs.asdict(item), manufacturer=maker)
+
+
 def item_details(tx: Transaction, items: Sequence[Item]) -> list[ItemDetail]:
     makers = tx.manufacturers.get_many({i.manufacturer_id for i in items if i.manufacturer_id is not None})
     return [
-        ItemDetail(
-            **msgspec.structs.asdict(item),
-            manufacturer=makers.get(item.manufacturer_id) if item.manufacturer_id is not None else None,
-        )
+        _item_detail(item, makers.get(item.manufacturer_id) if item.manufacturer_id is not None else None)
         for item in items
     ]
 
