@@ -162,7 +162,11 @@ def problem_response(
 
 def status_of(error: DomainError) -> int:
     """The HTTP status of a domain error (the nearest class in the table)."""
-    for cls in type(error).__mro__:
+    return _status_of_class(type(error))
+
+
+def _status_of_class(kind: type[DomainError]) -> int:
+    for cls in kind.__mro__:
         if cls in STATUS:
             return STATUS[cls]  # type: ignore[index]
     return 500
@@ -170,8 +174,16 @@ def status_of(error: DomainError) -> int:
 
 def domain_error_body(error: DomainError) -> tuple[int, bytes]:
     """The status and encoded problem of a domain error."""
-    status = status_of(error)
-    return status, problem_body(status, error.code, error.detail, error.problems)
+    return _error_body(type(error), error.code, error.detail, error.problems)
+
+
+@functools.lru_cache(maxsize=1024)
+def _error_body(
+    kind: type[DomainError], code: str, detail: str, problems: tuple[FieldProblem, ...]
+) -> tuple[int, bytes]:
+    # remembered: the same rule broken again (the same invalid order) costs one look-up
+    status = _status_of_class(kind)
+    return status, problem_body(status, code, detail, problems)
 
 
 RETRY_AFTER: Final = {"Retry-After": "1"}
