@@ -113,20 +113,21 @@ class PlaceOrder(msgspec.Struct, frozen=True, kw_only=True):
             identifier(self.patient_id, field="patient_id")
         if self.site_id is not None:
             identifier(self.site_id, field="site_id")
-        check(
-            len(self.external_order_ids) <= MAX_EXTERNAL_IDS,
-            f"at most {MAX_EXTERNAL_IDS} external order ids",
-            field="external_order_ids",
-        )
+        if len(self.external_order_ids) > MAX_EXTERNAL_IDS:
+            check(False, f"at most {MAX_EXTERNAL_IDS} external order ids", field="external_order_ids")
         normalise(
             self,
             external_order_ids=tuple(
-                text(value, field=f"external_order_ids[{i}]")
-                for i, value in enumerate(self.external_order_ids)
+                [
+                    text(value, field=f"external_order_ids[{i}]")
+                    for i, value in enumerate(self.external_order_ids)
+                ]
             ),
             order_notes=tuple(
-                text(note, field=f"order_notes[{i}].note", limit=MAX_NOTE)
-                for i, note in enumerate(self.order_notes)
+                [
+                    text(note, field=f"order_notes[{i}].note", limit=MAX_NOTE)
+                    for i, note in enumerate(self.order_notes)
+                ]
             ),
             shipping_option=_shipping(self.shipping_option),
         )
@@ -141,8 +142,8 @@ class PlaceOrder(msgspec.Struct, frozen=True, kw_only=True):
             raise RuleBroken(
                 "invalid_order", "an order needs at least one item or kit", field="order_items"
             )
-        _no_repeats((line.item_id for line in self.order_items), "order_items", "item_id", "item")
-        _no_repeats((line.kit_id for line in self.order_kits), "order_kits", "kit_id", "kit")
+        _no_repeats([line.item_id for line in self.order_items], "order_items", "item_id", "item")
+        _no_repeats([line.kit_id for line in self.order_kits], "order_kits", "kit_id", "kit")
         _no_repeats(self.external_order_ids, "external_order_ids", None, "external order id")
 
 
@@ -151,9 +152,11 @@ def _shipping(option: str) -> ShippingOption:
     return option if type(option) is ShippingOption else ShippingOption(option)
 
 
-def _no_repeats(values: object, field: str, attribute: str | None, what: str) -> None:
+def _no_repeats(values: Sequence[object], field: str, attribute: str | None, what: str) -> None:
+    if len(set(values)) == len(values):
+        return
     seen: set[object] = set()
-    for index, value in enumerate(values):  # type: ignore[call-overload]
+    for index, value in enumerate(values):
         if value in seen:
             path = f"{field}[{index}]" + (f".{attribute}" if attribute else "")
             raise RuleBroken("invalid_order", f"the same {what} appears twice", field=path)
