@@ -56,7 +56,7 @@ def item_routes(api: Api) -> list[HTTPRouteHandler]:
         return api.show(catalog.list_items(where, list_request(request), caller=caller, uow=store), ItemPage)
 
     @get("/api/v3/item/{itemId:str}", **documented(errors=(404,)))
-    @api.offloaded
+    @api.reading
     def get_item(request: Request) -> Response[ItemOut]:
         """Fetch a catalog item (customers and the operator)."""
         item_id = path_id(request, "itemId")
@@ -98,7 +98,7 @@ def kit_routes(api: Api) -> list[HTTPRouteHandler]:
         return api.show(catalog.list_kits(where, list_request(request), caller=caller, uow=store), KitPage)
 
     @get("/api/v3/kit/{kitId:str}", **documented(errors=(404,)))
-    @api.offloaded
+    @api.reading
     def get_kit(request: Request) -> Response[KitOut]:
         """Fetch a kit."""
         kit_id = path_id(request, "kitId")

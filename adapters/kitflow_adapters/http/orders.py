@@ -69,7 +69,7 @@ def order_routes(api: Api) -> list[HTTPRouteHandler]:
         return api.show(orders.list_orders(where, list_request(request), caller=caller, uow=store), OrderPage)
 
     @get("/api/v3/order/{orderId:str}", **documented(errors=(404,)))
-    @api.offloaded
+    @api.reading
     def get_order(request: Request) -> Response[OrderOut]:
         """Fetch an order."""
         order_id = path_id(request, "orderId")

@@ -71,7 +71,7 @@ def patient_routes(api: Api) -> list[HTTPRouteHandler]:
         )
 
     @get("/api/v3/patient/{patientId:str}", **documented(errors=(404,)))
-    @api.offloaded
+    @api.reading
     def get_patient(request: Request) -> Response[PatientOut]:
         """Fetch a patient."""
         patient_id = path_id(request, "patientId")
@@ -128,7 +128,7 @@ def site_routes(api: Api) -> list[HTTPRouteHandler]:
         return api.show(patients.list_sites(where, list_request(request), caller=caller, uow=store), SitePage)
 
     @get("/api/v3/site/{siteId:str}", **documented(errors=(404,)))
-    @api.offloaded
+    @api.reading
     def get_site(request: Request) -> Response[SiteOut]:
         """Fetch a site."""
         site_id = path_id(request, "siteId")
