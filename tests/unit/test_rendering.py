@@ -4,6 +4,7 @@ gives (the reference below: nothing remembered), whatever the values and however
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from typing import Any
 
 import msgspec
@@ -79,3 +80,14 @@ def test_entities_and_their_pages_render_as_their_conversion(data: st.DataObject
         pool = data.draw(st.lists(values, min_size=1, max_size=3))
         rendered_as_reference(pool[0], wire_type)
         rendered_as_reference(data.draw(listings(st.lists(st.sampled_from(pool), max_size=5))), page_type)
+
+
+def _offsets() -> st.SearchStrategy[dt.tzinfo | None]:
+    day = dt.timedelta(hours=23, minutes=59)
+    return st.none() | st.just(dt.UTC) | st.builds(dt.timezone, st.timedeltas(min_value=-day, max_value=day))
+
+
+@given(st.datetimes(min_value=dt.datetime(1000, 1, 2), max_value=dt.datetime(9999, 12, 30), timezones=_offsets()))
+def test_a_time_is_written_in_utc_to_the_millisecond(moment: dt.datetime) -> None:
+    in_utc = moment if moment.tzinfo is None else moment.astimezone(dt.UTC)
+    assert Stamp.of(moment) == f"{in_utc.replace(tzinfo=None).isoformat(timespec='milliseconds')}Z"
