@@ -18,7 +18,7 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from kitflow.domain.catalog import ItemDraft, ItemPatch, ManufacturerRef
-from kitflow.domain.errors import InvalidInput, within
+from kitflow.domain.errors import InvalidInput, within, within_each
 from kitflow.domain.kit import KitDraft, KitPatch, kit_line
 from kitflow.domain.order import (
     MoveOrder,
@@ -353,19 +353,21 @@ class OrderInput(_In):
 
     def to_domain(self) -> PlaceOrder:
         """Checks the order's shape, then its structure. Raises InvalidInput, RuleBroken(invalid_order)."""
-        items = []
-        for index, item_line in enumerate(self.order_items or ()):
-            with within(f"order_items[{index}]"):
-                items.append(OrderItem(item_id=item_line.item.id, count=_or(item_line.count, 1)))
-        kits = []
-        for index, kit_line_ in enumerate(self.order_kits or ()):
-            with within(f"order_kits[{index}]"):
-                kits.append(OrderKit(kit_id=kit_line_.kit.id, count=_or(kit_line_.count, 1)))
+        items = within_each(
+            "order_items",
+            self.order_items or (),
+            lambda line: OrderItem(item_id=line.item.id, count=1 if line.count is None else line.count),
+        )
+        kits = within_each(
+            "order_kits",
+            self.order_kits or (),
+            lambda line: OrderKit(kit_id=line.kit.id, count=1 if line.count is None else line.count),
+        )
         return PlaceOrder(
             patient_id=None if self.patient is None else self.patient.id,
             site_id=None if self.site is None else self.site.id,
-            order_items=tuple(items),
-            order_kits=tuple(kits),
+            order_items=items,
+            order_kits=kits,
             external_order_ids=tuple(self.external_order_ids or ()),
             shipping_option=_or(self.shipping_option, ShippingOption.STANDARD),
             order_notes=tuple(note.note for note in self.order_notes or ()),
