@@ -117,6 +117,11 @@ def main(argv: list[str] | None = None) -> int:
 _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 
 
+def _remove(files: tuple[Path, ...]) -> None:
+    for file in files:
+        file.unlink(missing_ok=True)
+
+
 def _count(app: str, scenario: Scenario, *, work: Path, database: Path, bodies: Path, key: str) -> float:
     """Instructions per request of ``app`` on ``scenario``. Raises RuntimeError when valgrind fails."""
     count = REQUESTS // 3 if scenario.name in {"page1", "page800", "cursor"} else REQUESTS
@@ -125,6 +130,8 @@ def _count(app: str, scenario: Scenario, *, work: Path, database: Path, bodies: 
 
     spec.write_bytes(msgspec.json.encode(scenario))
     copy = work / f"instructions-{app}-{scenario.name}.db"
+    files = (copy, Path(f"{copy}-wal"), Path(f"{copy}-shm"))
+    _remove(files)  # a WAL left by an earlier run would be replayed into the fresh copy: corrupt
     if app == "kitflow":
         shutil.copyfile(database, copy)
     done = subprocess.run(
@@ -133,7 +140,7 @@ def _count(app: str, scenario: Scenario, *, work: Path, database: Path, bodies: 
          "--bodies", str(bodies), "--key", key, "--run", f"i{os.getpid()}"],
         capture_output=True, text=True, check=False, cwd=Path(__file__).resolve().parents[2],
     )
-    copy.unlink(missing_ok=True)
+    _remove(files)  # the driver exits without closing the store: its WAL stays
     found = _COLLECTED.search(done.stderr)
     if done.returncode != 0 or found is None:
         raise RuntimeError(f"callgrind of {app} on {scenario.name} failed: {done.stderr[-600:]}")
