@@ -25,7 +25,7 @@ from kitflow.domain.idempotency import StoredResponse
 from kitflow.domain.kit import KitDraft, KitItem, KitPatch
 from kitflow.domain.order import MoveOrder, Order, OrderFilter, OrderItem, OrderKit, OrderStatus, PlaceOrder
 from kitflow.domain.paging import PageSpec
-from kitflow.domain.patient import PatientDraft
+from kitflow.domain.patient import PatientDraft, SiteDraft
 from kitflow.domain.values import Address
 from kitflow.services import access, catalog, idempotency, orders, patients
 from kitflow.services.clock import SystemClock
@@ -319,7 +319,7 @@ def test_a_second_claim_of_an_external_order_id_waits_then_names_the_first_order
     draft = PatientDraft(first_name="Bob", last_name="Smith", address=ADDRESS)
     other = msgspec.structs.replace(
         world, patient_id=patients.create_patient(draft, caller=world.caller, uow=first, clock=CLOCK).id
-    )  # (an order locks its patient: the second order is for another one, to wait on the id alone)
+    )  # (for another patient, so that the second order can wait on nothing but the id)
     with first.begin(write=True):  # place_order joins this open transaction
         held = orders.place_order(_command(world, "A-1"), caller=world.caller, uow=first, clock=CLOCK)
         worker, result = _background(
@@ -332,6 +332,53 @@ def test_a_second_claim_of_an_external_order_id_waits_then_names_the_first_order
     assert str(held.id) in refused.detail and refused.problems[0].field == "external_order_ids[1]"
     with second.begin() as tx:
         assert tx.orders.ids_by_external_ids(world.caller.customer(), ["A-1", "B-1"]) == {"A-1": held.id}
+
+
+def _finishes_without_waiting(store: SchemaStore, application: str, worker: threading.Thread) -> None:
+    """Poll until ``worker`` finishes; fails as soon as a backend of ``application`` waits for any lock."""
+
+    def waiting() -> bool:
+        with psycopg.connect(store.url, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND wait_event_type = 'Lock'",
+                (application,),
+            ).fetchone()
+        return bool(row and row[0])
+
+    event = threading.Event()
+    for _ in range(3000):
+        if not worker.is_alive():
+            return
+        assert not waiting(), "the other transaction waits for a lock"
+        event.wait(0.01)
+    raise AssertionError("the other transaction neither finished nor waited for a lock")
+
+
+@pytest.mark.parametrize("held_for", ["site", "patient"])
+def test_orders_for_one_recipient_do_not_wait_for_each_other(
+    stores: tuple[SchemaStore, PostgresStore], held_for: str
+) -> None:
+    """An order reads its patient or site as a reference (FOR SHARE), as it reads its kits and items:
+    an order held open makes no other order of the same patient or site wait. (With the recipient
+    locked FOR NO KEY UPDATE, a patient order that had counted itself waited here for the site of
+    its patient, while the site order held open could wait for its counter slot: a deadlock, 503.)"""
+    first, second = stores
+    world = _world(first)
+    site_id = patients.create_site(SiteDraft(name="Clinic"), caller=world.caller, uow=first, clock=CLOCK).id
+    draft = PatientDraft(first_name="Cy", last_name="Ward", address=ADDRESS, site_id=site_id)
+    at_site = msgspec.structs.replace(
+        world, patient_id=patients.create_patient(draft, caller=world.caller, uow=first, clock=CLOCK).id
+    )
+    by_site = PlaceOrder(site_id=site_id, order_items=(OrderItem(item_id=world.item_id),))
+    held = by_site if held_for == "site" else _command(at_site)
+    with first.begin(write=True):  # place_order joins this open transaction
+        orders.place_order(held, caller=world.caller, uow=first, clock=CLOCK)
+        worker, result = _background(
+            lambda: orders.place_order(_command(at_site), caller=world.caller, uow=second, clock=CLOCK)
+        )
+        _finishes_without_waiting(first, f"{first.schema}-second", worker)
+    worker.join()
+    assert result[0].patient.site.id == site_id
 
 
 def test_connections_the_server_dropped_are_replaced_without_a_failed_request() -> None:
