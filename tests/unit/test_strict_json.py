@@ -1,47 +1,26 @@
 """``strict_json`` refuses exactly what a full standard-library parse refuses (a key twice in one
 object, a number beyond a double's range, an integer of more than 4300 digits, anything not JSON),
-with the same message, whatever shortcut it takes: checked against the full parse, kept here as the
-oracle, over JSON-ish bytes built to hit those cases (escaped keys, nesting, huge numbers)."""
+with the same message, whatever shortcut it takes: checked against the full parse (its fallback) over
+JSON-ish bytes built to hit those cases (escaped keys, nesting, huge numbers)."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from kitflow.domain.errors import InvalidInput
-from kitflow_adapters.http.parsing import strict_json
-
-
-class _NotStrict(ValueError):
-    pass
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [key for key, _ in pairs]
-    if len(set(keys)) != len(keys):
-        twice = next(k for k in keys if keys.count(k) > 1)
-        raise _NotStrict(f"the key {twice!r} appears twice in one object")
-    return dict(pairs)
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if value in (float("inf"), float("-inf")):
-        raise _NotStrict(f"the number {text[:40]} is out of range")
-    return value
+from kitflow_adapters.http.parsing import _strict_parse, strict_json
 
 
 def oracle(raw: bytes) -> str | None:
-    """The detail of the refusal by the full parse (as ``strict_json`` was first written), or None."""
+    """The detail of the refusal by the full standard-library parse (``strict_json`` as it was first
+    written, kept as its fallback), or None."""
     try:
-        json.loads(raw, object_pairs_hook=_unique_keys, parse_float=_finite)
-    except _NotStrict as error:
-        return f"the body is not valid JSON ({error})"
-    except (ValueError, RecursionError) as error:
-        return f"the body is not valid JSON ({str(error)[:80]})"
+        _strict_parse(raw)
+    except InvalidInput as error:
+        return error.detail
     return None
 
 
