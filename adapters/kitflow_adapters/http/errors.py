@@ -172,16 +172,22 @@ def _status_of_class(kind: type[DomainError]) -> int:
     return 500
 
 
+_REMEMBERED_TEXT: Final = 1024
+"""Characters of text (detail and field problems) up to which an error's body is remembered."""
+
+
 def domain_error_body(error: DomainError) -> tuple[int, bytes]:
-    """The status and encoded problem of a domain error."""
-    return _error_body(type(error), error.code, error.detail, error.problems)
+    """The status and encoded problem of a domain error. Small ones are remembered (the same rule
+    broken again costs one look-up); a large one (a client's long value echoed in a message) is not."""
+    text = len(error.detail) + sum(len(p.field) + len(p.message) + 1 for p in error.problems)
+    make = _error_body if text <= _REMEMBERED_TEXT else _error_body.__wrapped__
+    return make(type(error), error.code, error.detail, error.problems)
 
 
 @functools.lru_cache(maxsize=1024)
 def _error_body(
     kind: type[DomainError], code: str, detail: str, problems: tuple[FieldProblem, ...]
 ) -> tuple[int, bytes]:
-    # remembered: the same rule broken again (the same invalid order) costs one look-up
     status = _status_of_class(kind)
     return status, problem_body(status, code, detail, problems)
 
