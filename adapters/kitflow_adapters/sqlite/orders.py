@@ -20,7 +20,7 @@ from kitflow.domain.order import (
     check_external_ids_free,
 )
 from kitflow.domain.paging import Page, PageSpec
-from kitflow_adapters.sqlite.codec import JsonColumn, ceil_ms, from_ms, remembered, to_json, to_ms
+from kitflow_adapters.sqlite.codec import JsonColumn, ceil_ms, from_ms, to_json, to_ms
 from kitflow_adapters.sqlite.paging import Where
 from kitflow_adapters.sqlite.repository import Owned, by_ids, found, json_array, violates, with_id
 
@@ -42,8 +42,10 @@ _TOTAL: Final = "SELECT total FROM order_totals WHERE customer_id = ?"
 """The customer's number of orders, kept by triggers (migration 0003)."""
 
 
-@remembered(256)
 def _order(row: Any) -> Order:
+    """The order a row holds. Not remembered, unlike the entities it references: a fetch or a page
+    mostly reads orders not read lately (remembering them cost a cold fetch ~35,000 instructions), and
+    an order may be large (a thousand notes)."""
     return Order(
         id=row[0],
         customer_id=row[1],
