@@ -214,7 +214,7 @@ async def body(request: Request) -> bytes:
         elif event["type"] == "http.disconnect":
             raise InternalServerException("client disconnected prematurely")
     request.is_connected = False
-    state.body = raw = b"".join(chunks)
+    state.body = request._body = raw = b"".join(chunks)  # where request.body() keeps it, for later readers
     return raw
 
 
