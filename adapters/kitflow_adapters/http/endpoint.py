@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Final, TypeVar
 
 import anyio
@@ -20,6 +20,7 @@ from kitflow.domain.ports import Clock, UnitOfWork
 from kitflow.services.access import authenticate
 from kitflow.services.idempotency import execute_once
 from kitflow_adapters.http.errors import PROBLEM_JSON, domain_error_body
+from kitflow_adapters.http.page_cache import PageCache
 from kitflow_adapters.http.parsing import read_body, text_header
 from kitflow_adapters.http.rendering import to_wire
 
@@ -71,6 +72,8 @@ class Api:
         self.offload = threads > 0
         """Whether store work leaves the event loop for worker threads (a networked store)."""
         self._limiter: anyio.CapacityLimiter | None = None
+        self.pages = PageCache()
+        """List pages answered lately, for as long as the store's version token holds."""
 
     async def run(self, work: Callable[[], T]) -> T:
         """The result of ``work`` (store work): called here for a local store, or for a networked one
@@ -114,6 +117,30 @@ class Api:
         elif role is OPERATOR:
             principal.operator()
         return principal
+
+    def caller_and_version(
+        self, request: Request, role: Role | None, version: Callable[..., Hashable | None]
+    ) -> tuple[Principal, Hashable | None]:
+        """Who calls (see ``caller``), and the version token ``version(caller=, uow=)`` (a use case)
+        gives for them, read in the same read transaction."""
+        with self.store.begin():
+            principal = self.caller(request, role)
+            return principal, version(caller=principal, uow=self.store)
+
+    def remembered(
+        self, key: Hashable, version: Hashable | None, make: Callable[[], Any], wire_type: type[Any]
+    ) -> Response[Any]:
+        """The value ``make`` gives (a list page) as a JSON response of ``wire_type``, or the same
+        answer made earlier for ``key`` while ``version`` (read before ``make`` would run) holds.
+        Made under an older token than its data, an answer is at worst never used: the token a
+        later request reads has changed with that data."""
+        if version is None:
+            return self.show(make(), wire_type)
+        body = self.pages.get(key, version)
+        if body is None:
+            body = to_wire(make(), wire_type)
+            self.pages.put(key, version, body)
+        return Response(body, status_code=200, media_type=JSON)
 
     async def caller_and_body(
         self, request: Request, role: Role | None, wire_type: type[W]

@@ -64,9 +64,15 @@ def order_routes(api: Api) -> list[HTTPRouteHandler]:
     @api.offloaded
     def list_orders(request: Request) -> Response[OrderPage]:
         """List the caller's orders."""
-        caller = api.caller(request, CUSTOMER)
+        caller, version = api.caller_and_version(request, CUSTOMER, orders.orders_version)
         where = OrderFilter(**read_query(request, ORDER_FILTERS))
-        return api.show(orders.list_orders(where, list_request(request), caller=caller, uow=store), OrderPage)
+        listing = list_request(request)
+        return api.remembered(
+            ("order", caller.customer_id, where, listing),
+            version,
+            lambda: orders.list_orders(where, listing, caller=caller, uow=store),
+            OrderPage,
+        )
 
     @get("/api/v3/order/{orderId:str}", **documented(errors=(404,)))
     @api.reading

@@ -45,6 +45,8 @@ class _State:
         self.order_external: dict[tuple[int, str], int] = {}
         self.idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
         self.settings: dict[str, str] = {}
+        self.writes = 0
+        """Writes made so far (rolled back or not): the store's version token."""
 
     def next_id(self, name: str) -> int:
         return next(self.sequences.setdefault(name, itertools.count(1)))
@@ -53,13 +55,15 @@ class _State:
 class _Journal:
     """The writes of one transaction, to undo them on rollback."""
 
-    def __init__(self, *, write: bool) -> None:
+    def __init__(self, state: _State, *, write: bool) -> None:
         self.write = write
+        self._state = state
         self._undo: list[tuple[dict[Any, Any], Any, Any]] = []
 
     def set(self, table: dict[Any, Any], key: Any, value: Any) -> None:
         if not self.write:
             raise RuntimeError("a write in a read-only transaction")
+        self._state.writes += 1
         self._undo.append((table, key, table.get(key, _MISSING)))
         table[key] = value
 
@@ -303,6 +307,9 @@ class _Orders(_Owned):
     def page(self, customer_id: int, where: OrderFilter, spec: PageSpec) -> Page[Order]:
         return super().page(customer_id, where, spec)
 
+    def version(self, customer_id: int) -> int:
+        return self._s.writes  # any write: coarser than the port asks, never stale
+
 
 class _Idempotency(_Repository):
     def get(self, scope: str, key: str) -> IdempotencyRecord | None:
@@ -334,7 +341,7 @@ class MemoryTransaction:
     """The repositories over the store's state, for one transaction."""
 
     def __init__(self, state: _State, *, write: bool) -> None:
-        self.journal = _Journal(write=write)
+        self.journal = _Journal(state, write=write)
         self.customers = _Customers(state, self.journal)
         self.keys = _Keys(state, self.journal)
         self.patients = _Patients(state, self.journal)

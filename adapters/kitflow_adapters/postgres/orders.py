@@ -177,3 +177,8 @@ class PostgresOrders(Owned):
             filters.append(("t.id = ANY(%s::bigint[])", (list(where.ids),)))
         total = (_TOTAL, (customer_id,)) if len(filters) == 1 else None  # no filter but the owner
         return self._page(table="orders", columns=_ORDER, filters=filters, spec=spec, decode=_order, total=total)
+
+    def version(self, customer_id: int) -> None:
+        """None: no token is kept. A counter row bumped by every write would serialise each
+        customer's order writes across machines (what ``order_counts``' slots avoid)."""
+        return None

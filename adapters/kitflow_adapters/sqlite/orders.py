@@ -39,6 +39,11 @@ _COLUMNS: Final = (
 )
 
 _TOTAL: Final = "SELECT total FROM order_totals WHERE customer_id = ?"
+_VERSION: Final = (
+    "SELECT coalesce((SELECT version FROM order_totals WHERE customer_id = ?), 0),"
+    " (SELECT version FROM versions WHERE name = 'reference')"
+)
+"""The counters triggers keep (migration 0004_versions): the customer's orders, and what they show."""
 """The customer's number of orders, kept by triggers (migration 0003)."""
 
 
@@ -171,3 +176,7 @@ class SqliteOrders(Owned):
             clause.add("id IN (SELECT value FROM json_each(?))", json_array(where.ids))
         unfiltered = len(clause.terms) == 1
         return self._page(clause, spec, total_sql=(_TOTAL, (customer_id,)) if unfiltered else None)
+
+    def version(self, customer_id: int) -> tuple[int, int]:
+        orders, shown = self._conn.execute(_VERSION, (customer_id,)).fetchone()
+        return orders, shown

@@ -235,6 +235,48 @@ def _order_totals(db: Database) -> None:
     )
 
 
+_SHOWN_BY_ORDERS: Final = ("patients", "sites", "manufacturers", "items", "kits", "kit_items")
+"""The tables whose rows an order shows, besides its own."""
+
+
+def _bump_reference(table: str) -> str:
+    return "".join(
+        f"""
+        CREATE TRIGGER versions_{table}_{event.lower()} AFTER {event} ON {table} BEGIN
+            UPDATE versions SET version = version + 1 WHERE name = 'reference';
+        END;"""
+        for event in ("INSERT", "UPDATE", "DELETE")
+    )
+
+
+@_migration("0004_versions")
+def _versions(db: Database) -> None:
+    """Version counters, bumped by triggers in the transaction that makes the change: each customer's
+    orders (``order_totals.version``) and everything orders show (``versions`` row ``reference``).
+    Together they are ``Orders.version``: equal counters, equal order lists."""
+    _run(
+        db,
+        """
+        CREATE TABLE versions (name TEXT PRIMARY KEY, version INTEGER NOT NULL) STRICT;
+        INSERT INTO versions (name, version) VALUES ('reference', 0);
+        ALTER TABLE order_totals ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+        DROP TRIGGER order_totals_insert;
+        DROP TRIGGER order_totals_delete;
+        CREATE TRIGGER order_totals_insert AFTER INSERT ON orders BEGIN
+            INSERT INTO order_totals (customer_id, total, version) VALUES (new.customer_id, 1, 1)
+            ON CONFLICT (customer_id) DO UPDATE SET total = total + 1, version = version + 1;
+        END;
+        CREATE TRIGGER order_totals_update AFTER UPDATE ON orders BEGIN
+            UPDATE order_totals SET version = version + 1 WHERE customer_id IN (old.customer_id, new.customer_id);
+        END;
+        CREATE TRIGGER order_totals_delete AFTER DELETE ON orders BEGIN
+            UPDATE order_totals SET total = total - 1, version = version + 1 WHERE customer_id = old.customer_id;
+        END;
+        """
+        + "".join(_bump_reference(table) for table in _SHOWN_BY_ORDERS),
+    )
+
+
 class SchemaTooNew(RuntimeError):
     """The database was migrated by a newer Kitflow than this one."""
 

@@ -8,7 +8,7 @@ scan to answer one page: ``page`` is served by indexes (keyset when ``spec.after
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Hashable
 from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
@@ -193,6 +193,13 @@ class Orders(Protocol):
 
     def page(self, customer_id: CustomerId, where: OrderFilter, spec: PageSpec) -> Page[Order]:
         """The customer's orders matching ``where``, one page by id."""
+        ...
+
+    def version(self, customer_id: CustomerId) -> Hashable | None:
+        """A token of everything a list of the customer's orders shows: it changes in the very
+        transaction that changes one of the customer's orders, or any patient, site, kit, item or
+        manufacturer, and never comes back, so equal tokens mean equal lists. None when the store
+        keeps no such token (then nothing may be remembered)."""
         ...
 
 

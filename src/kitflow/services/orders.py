@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 from kitflow.domain.catalog import Item
 from kitflow.domain.errors import RuleBroken
 from kitflow.domain.identity import Principal
@@ -109,6 +111,14 @@ def list_orders(where: OrderFilter, request: ListRequest, *, caller: Principal, 
         request, caller=caller, resource="order", where=where, uow=uow,
         fetch=lambda tx, spec: tx.orders.page(customer_id, where, spec), show=order_details, key=lambda o: o.id,
     )
+
+
+def orders_version(*, caller: Principal, uow: UnitOfWork) -> Hashable | None:
+    """The store's token of everything the caller's order lists show (``Orders.version``): while
+    it is unchanged, a list asked again is the same list. Raises Forbidden."""
+    customer_id = caller.customer()
+    with uow.begin() as tx:
+        return tx.orders.version(customer_id)
 
 
 def _move(tx: Transaction, order: Order, move: MoveOrder, *, clock: Clock) -> OrderDetail:
