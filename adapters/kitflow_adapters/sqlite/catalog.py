@@ -26,6 +26,7 @@ def _manufacturer(row: Any) -> Manufacturer:
 
 class SqliteManufacturers(Repository):
     __slots__ = ()
+    shown = True
 
     def add(self, name: str) -> Manufacturer:
         try:
@@ -46,6 +47,9 @@ class SqliteManufacturers(Repository):
         read = self._tx.makers
         if read and all(i in read for i in ids):  # read with their items in this transaction
             return {i: read[i] for i in ids}
+        return self._remembered("manufacturers", 0, ids, self._read_many)
+
+    def _read_many(self, ids: Collection[int]) -> dict[int, Manufacturer]:
         rows = by_ids(
             self._conn,
             ids,
@@ -76,6 +80,7 @@ def _item_and_maker(row: Any) -> tuple[Item, Manufacturer | None]:
 
 class SqliteItems(Repository):
     __slots__ = ()
+    shown = True
 
     def _claiming_sku(self, sql: str, params: tuple[Any, ...], item: Item) -> sqlite3.Cursor:
         """Run the write ``sql``; a taken sku raises Conflict(duplicate_sku) naming its item."""
@@ -105,15 +110,17 @@ class SqliteItems(Repository):
             found(None, "item")
 
     def get(self, item_id: int) -> Item:
-        row = self._conn.execute(f"SELECT {_ITEM_COLUMNS} FROM items WHERE id = ?", (item_id,)).fetchone()
-        return _item(found(row, "item"))
+        return found(self.get_many((item_id,)).get(item_id), "item")
 
     def get_many(self, ids: Collection[int]) -> dict[int, Item]:
+        if not ids:
+            return {}
+        return self._remembered("items", 0, ids, self._read_many)
+
+    def _read_many(self, ids: Collection[int]) -> dict[int, Item]:
         """The items, read with their manufacturers in one statement: the transaction keeps those for
         ``SqliteManufacturers.get_many`` (a manufacturer is only ever added, never changed, so one
         read stays true until the transaction ends)."""
-        if not ids:
-            return {}
         rows = by_ids(
             self._conn,
             ids,
@@ -155,6 +162,7 @@ def _kit(row: Any) -> Kit:
 
 class SqliteKits(Owned):
     __slots__ = ()
+    shown = True
     table, what = "kits", "kit"
     columns = "id, customer_id, name, archived, lines, created_at, updated_at"
     decode = staticmethod(_kit)

@@ -98,6 +98,7 @@ _ASSIGNED: Final = ", ".join(f"{column.strip()} = ?" for column in _WRITTEN.spli
 
 class SqlitePatients(Owned):
     __slots__ = ()
+    shown = True
     table, what = "patients", "patient"
     columns = (
         "id, customer_id, external_identifier, first_name, last_name, address, date_of_birth, email,"
@@ -185,6 +186,7 @@ def _site_values(site: Site) -> tuple[Any, ...]:
 
 class SqliteSites(Owned):
     __slots__ = ()
+    shown = True
     table, what = "sites", "site"
     columns = "id, customer_id, name, active, phone_number, address, created_at, updated_at"
     decode = staticmethod(_site)

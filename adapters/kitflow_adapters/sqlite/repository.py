@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from collections.abc import Collection, Iterable, Sequence
+import threading
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, ClassVar, Final, Protocol, TypeVar
 
 import msgspec
@@ -18,16 +19,72 @@ from kitflow_adapters.sqlite.paging import Where, page
 S = TypeVar("S", bound=msgspec.Struct)
 
 
+class Shown:
+    """Entities orders show (patients, sites, kits, items, manufacturers), remembered by the store
+    across transactions while the database's ``reference`` version (migration 0004_versions, bumped
+    by triggers in the transaction of any change to those tables) is the one they were read under.
+    A transaction compares the version of its own snapshot, so what it gets is what it would read.
+    Thread-safe; at most ``LIMIT`` entities (all forgotten when more come)."""
+
+    LIMIT: ClassVar[int] = 4096
+
+    def __init__(self) -> None:
+        self._version: int | None = None
+        self._rows: dict[tuple[str, int, int], Any] = {}
+        self._lock = threading.Lock()
+
+    def found(self, version: int, table: str, scope: int, ids: Collection[int]) -> tuple[dict[int, Any], list[int]]:
+        """Those of ``ids`` remembered under ``version`` (by id), and the others."""
+        hits: dict[int, Any] = {}
+        missing: list[int] = []
+        with self._lock:
+            rows = self._rows if version == self._version else {}
+            for row_id in ids:
+                value = rows.get((table, scope, row_id))
+                if value is None:
+                    missing.append(row_id)
+                else:
+                    hits[row_id] = value
+        return hits, missing
+
+    def keep(self, version: int, table: str, scope: int, values: dict[int, Any]) -> None:
+        """Remember ``values`` (by id), read under ``version``: a newer version forgets the rest;
+        values of an older one than held are not kept."""
+        with self._lock:
+            if version != self._version:
+                if self._version is not None and version < self._version:
+                    return
+                self._version = version
+                self._rows.clear()
+            if len(self._rows) + len(values) > self.LIMIT:
+                self._rows.clear()
+            for row_id, value in values.items():
+                self._rows[(table, scope, row_id)] = value
+
+
 class Writable(Protocol):
     write: bool
     makers: dict[int, Any]
     """Manufacturers read with their items in this transaction, by id (see ``SqliteItems.get_many``)."""
+    shown: Shown
+
+    def reference(self) -> int | None:
+        """The ``reference`` version of this transaction's snapshot, or None once it changed a table
+        orders show (its own change is not committed: nothing is remembered or used from then)."""
+        ...
+
+    def changed_shown(self) -> None:
+        """Note that this transaction writes to a table orders show."""
+        ...
 
 
 class Repository:
     """A repository bound to one connection and the transaction open on it."""
 
     __slots__ = ("_conn", "_tx")
+    shown: ClassVar[bool] = False
+    """Whether orders show this repository's rows: its reads go through ``Shown``, its writes
+    stop the transaction from using it."""
 
     def __init__(self, conn: sqlite3.Connection, tx: Writable) -> None:
         self._conn = conn
@@ -37,7 +94,24 @@ class Repository:
         """The connection, for a write. Raises RuntimeError inside a read-only transaction."""
         if not self._tx.write:
             raise RuntimeError("a write in a read-only transaction")
+        if self.shown:
+            self._tx.changed_shown()
         return self._conn
+
+    def _remembered(
+        self, table: str, scope: int, ids: Collection[int], read: Callable[[Collection[int]], dict[int, Any]]
+    ) -> dict[int, Any]:
+        """The rows of ``ids`` by id: those ``Shown`` holds for this transaction's version, the
+        others by ``read`` (and then remembered)."""
+        version = self._tx.reference()
+        if version is None:
+            return read(ids)
+        hits, missing = self._tx.shown.found(version, table, scope, ids)
+        if missing:
+            fresh = read(missing)
+            self._tx.shown.keep(version, table, scope, fresh)
+            hits.update(fresh)
+        return hits
 
 
 def json_array(values: Collection[Any]) -> str:
@@ -114,12 +188,19 @@ class Owned(Repository):
 
     def get(self, customer_id: int, row_id: int) -> Any:
         """The customer's row. Raises NotFound, also for another customer's."""
+        if self.shown:
+            return found(self.get_many(customer_id, (row_id,)).get(row_id), self.what)
         return self.decode(found(self._conn.execute(self._get, (row_id, customer_id)).fetchone(), self.what))
 
     def get_many(self, customer_id: int, ids: Collection[int]) -> dict[int, Any]:
         """Those of ``ids`` that are the customer's rows, by id."""
         if not ids:
             return {}
+        if self.shown:
+            return self._remembered(self.table, customer_id, ids, lambda some: self._read_many(customer_id, some))
+        return self._read_many(customer_id, ids)
+
+    def _read_many(self, customer_id: int, ids: Collection[int]) -> dict[int, Any]:
         rows = by_ids(self._conn, ids, one=self._get, many=self._get_many, params=(customer_id,))
         return {row[0]: self.decode(row) for row in rows}
 

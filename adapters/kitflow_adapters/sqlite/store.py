@@ -26,16 +26,29 @@ from kitflow_adapters.sqlite.identity import SqliteApiKeys, SqliteCustomers
 from kitflow_adapters.sqlite.orders import SqliteOrders
 from kitflow_adapters.sqlite.people import SqlitePatients, SqliteSites
 from kitflow_adapters.sqlite.records import SqliteIdempotencyRecords, SqliteSettings
+from kitflow_adapters.sqlite.repository import Shown
 from kitflow_adapters.sqlite.schema import migrate, pending
+
+
+_UNREAD: Final = -1
+_REFERENCE: Final = "SELECT version FROM versions WHERE name = 'reference'"
 
 
 class SqliteTransaction:
     """Every repository over one thread's connection. One transaction is open on it at a time;
     ``write`` tells whether it is a write transaction."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    __slots__ = (
+        "write", "makers", "shown", "_conn", "_version", "customers", "keys", "patients", "sites",
+        "manufacturers", "items", "kits", "orders", "idempotency", "settings",
+    )
+
+    def __init__(self, conn: sqlite3.Connection, shown: Shown) -> None:
         self.write = False
         self.makers: dict[int, Manufacturer] = {}
+        self.shown = shown
+        self._conn = conn
+        self._version: int | None = _UNREAD
         self.customers = SqliteCustomers(conn, self)
         self.keys = SqliteApiKeys(conn, self)
         self.patients = SqlitePatients(conn, self)
@@ -47,16 +60,31 @@ class SqliteTransaction:
         self.idempotency = SqliteIdempotencyRecords(conn, self)
         self.settings = SqliteSettings(conn, self)
 
+    def started(self, *, write: bool) -> None:
+        """A new transaction begins on the connection."""
+        self.write = write
+        self.makers.clear()
+        self._version = _UNREAD
+
+    def reference(self) -> int | None:
+        version = self._version
+        if version == _UNREAD:
+            version = self._version = self._conn.execute(_REFERENCE).fetchone()[0]
+        return version
+
+    def changed_shown(self) -> None:
+        self._version = None
+
 
 class _Link:
     """One thread's connection, its repositories, and whether a transaction is open on it."""
 
     __slots__ = ("conn", "control", "tx", "open", "generation", "__weakref__")
 
-    def __init__(self, conn: sqlite3.Connection, generation: int) -> None:
+    def __init__(self, conn: sqlite3.Connection, generation: int, shown: Shown) -> None:
         self.conn = conn
         self.control = conn.cursor()  # runs BEGIN and COMMIT: kept, not made for each
-        self.tx = SqliteTransaction(conn)
+        self.tx = SqliteTransaction(conn, shown)
         self.open = False
         self.generation = generation
 
@@ -82,8 +110,7 @@ class _Scope:
             self._store._begin_write(link.conn)
         else:
             link.control.execute("BEGIN")
-        link.tx.write = self._write
-        link.tx.makers.clear()
+        link.tx.started(write=self._write)
         link.open = True
         self._link = link
         return link.tx
@@ -155,6 +182,7 @@ class SqliteStore:
         self._links_lock = threading.Lock()
         self._writer = threading.Lock()
         self._generation = 0
+        self._shown = Shown()
         self._checkpointer: Checkpointer | None = None
         _STORES.add(self)
         conn = self._thread_link().conn
@@ -180,6 +208,7 @@ class SqliteStore:
         with self._links_lock:
             links, self._links = self._links, []
             self._generation += 1
+            self._shown = Shown()  # the file may be another by the next begin
             checkpointer, self._checkpointer = self._checkpointer, None
         if checkpointer is not None:
             checkpointer.stop()
@@ -208,7 +237,7 @@ class SqliteStore:
                     other.conn.close()
                 else:
                     alive.append((thread, other))
-            link = _Link(connect(self.path, synchronous=self._synchronous), self._generation)
+            link = _Link(connect(self.path, synchronous=self._synchronous), self._generation, self._shown)
             alive.append((weakref.ref(threading.current_thread()), link))
             self._links = alive
         self._local.link = link
@@ -236,5 +265,6 @@ class SqliteStore:
         self._links = []
         self._checkpointer = None  # its thread stayed in the parent
         self._generation += 1
+        self._shown = Shown()  # its lock may have been held by another thread of the parent
         self._links_lock = threading.Lock()
         self._writer = threading.Lock()
