@@ -40,7 +40,7 @@ from kitflow_adapters.http.wire import (
 )
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=2048)
 def _from_domain(type_: type, value: Any) -> Any:
     # remembered whole: a time seen before (a page repeats them) costs no Python call at all
     if type_ is Stamp:

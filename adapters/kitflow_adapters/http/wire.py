@@ -68,7 +68,7 @@ _encode_time = msgspec.json.Encoder().encode
 in C, five times cheaper than ``isoformat(timespec=...)``."""
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=2048)
 def _stamp(moment: dt.datetime) -> Stamp:
     # the same instants recur in a page (a patient's, a site's, an item's): format each once
     if moment.tzinfo is not None and moment.tzinfo is not dt.UTC:
