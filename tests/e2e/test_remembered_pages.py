@@ -6,6 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from kitflow.domain.ports import UnitOfWork
+from kitflow.services import orders
 from tests.e2e.api import Api, World
 
 
@@ -49,3 +53,23 @@ def test_a_tenant_never_gets_another_tenants_remembered_page(w: World) -> None:
     theirs = _orders(w.b.api)
     assert mine["total"] == 1 and theirs["total"] == 0 and theirs["content"] == []
     assert _orders(w.a.api) == mine and _orders(w.b.api) == theirs
+
+
+def test_a_page_asked_again_is_built_once_where_the_store_keeps_a_version(
+    w: World, store: UnitOfWork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w.a.api.made("/api/v3/order", w.order(w.a))
+    _orders(w.a.api)  # the store's first list makes its cursor key (a write: a memory store's version moves)
+    built: list[object] = []
+    real = orders.list_orders
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        built.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(orders, "list_orders", counted)
+    first, again = _orders(w.a.api, size=5), _orders(w.a.api, size=5)
+    assert first == again
+    with store.begin() as tx:
+        keeps_versions = tx.orders.version(w.a.id) is not None
+    assert len(built) == (1 if keeps_versions else 2)

@@ -136,3 +136,18 @@ def test_another_customer_never_gets_a_remembered_row(files: _Files) -> None:
         assert tx.kits.get_many(f.other, f.kits) == {}
         with pytest.raises(NotFound):
             tx.sites.get(f.other, f.sites[0])
+
+
+def test_entities_read_again_come_from_memory(files: _Files) -> None:
+    f = files
+    statements: list[str] = []
+    _everything(f.reader, f)
+    f.reader._thread_link().conn.set_trace_callback(statements.append)  # this thread's connection
+    again = _everything(f.reader, f)
+    assert again == _everything(f.writer, f)
+    reads = [s for s in statements if s.startswith("SELECT") and "versions" not in s]
+    assert reads == [], reads  # only BEGIN, the version and COMMIT
+    _change(f, "patient", 0)
+    statements.clear()
+    _everything(f.reader, f)
+    assert any("FROM patients" in s for s in statements)  # the version moved: read again

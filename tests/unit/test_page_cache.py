@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kitflow_adapters.http.page_cache import PageCache
+from kitflow_adapters.http.page_cache import LONGEST_KEY, OVERHEAD, PageCache
 
 _keys = st.sampled_from(["a", "b", "c", "d"])
 _versions = st.integers(0, 3)
@@ -20,18 +20,21 @@ _steps = st.lists(
 )
 
 
-@given(steps=_steps, budget=st.integers(0, 120), largest=st.integers(0, 60))
+@given(
+    steps=_steps, budget=st.integers(0, 2000), largest=st.integers(0, 60), entries=st.integers(0, 3),
+    key_size=st.sampled_from([0, 10, LONGEST_KEY, LONGEST_KEY + 1]),
+)
 def test_answers_only_what_was_put_for_that_key_and_version_within_budget(
-    steps: list[tuple[str, str, int, bytes]], budget: int, largest: int
+    steps: list[tuple[str, str, int, bytes]], budget: int, largest: int, entries: int, key_size: int
 ) -> None:
-    cache = PageCache(budget=budget, largest=largest)
+    cache = PageCache(budget=budget, largest=largest, entries=entries)
     model: dict[str, tuple[int, bytes]] = {}  # the last answer put for each key (forgotten or not)
     for op, key, version, body in steps:
         if op == "put":
-            cache.put(key, version, body)
-            if len(body) <= largest:
+            cache.put(key, version, body, key_size=key_size)
+            if len(body) <= largest and key_size <= LONGEST_KEY:
                 model[key] = (version, body)
-            assert cache.held <= budget
+            assert cache.held <= budget and len(cache) <= entries
         else:
             got = cache.get(key, version)
             if got is not None:
@@ -39,13 +42,22 @@ def test_answers_only_what_was_put_for_that_key_and_version_within_budget(
 
 
 def test_least_recently_used_goes_first_and_another_version_is_forgotten() -> None:
-    cache = PageCache(budget=10, largest=10)
-    cache.put("a", 1, b"aaaa")
-    cache.put("b", 1, b"bbbb")
+    entry = 4 + OVERHEAD
+    cache = PageCache(budget=2 * entry + 3, largest=10)
+    cache.put("a", 1, b"aaaa", key_size=0)
+    cache.put("b", 1, b"bbbb", key_size=0)
     assert cache.get("a", 1) == b"aaaa"  # a is now the most recently used
-    cache.put("c", 1, b"cccc")  # 12 bytes: b goes
+    cache.put("c", 1, b"cccc", key_size=0)  # over the budget: b goes
     assert cache.get("b", 1) is None and cache.get("a", 1) == b"aaaa" and cache.get("c", 1) == b"cccc"
     assert cache.get("a", 2) is None and cache.get("a", 1) is None  # asked under a newer version: dropped
-    assert cache.held == 4
-    cache.put("big", 1, b"x" * 11)
-    assert cache.get("big", 1) is None and cache.held == 4
+    assert cache.held == entry
+    cache.put("big", 1, b"x" * 11, key_size=0)
+    cache.put("long", 1, b"x", key_size=LONGEST_KEY + 1)
+    assert cache.get("big", 1) is None and cache.get("long", 1) is None and cache.held == entry
+
+
+def test_a_requests_length_counts_against_the_budget() -> None:
+    cache = PageCache(budget=10 * (OVERHEAD + 1000), largest=10)
+    for n in range(100):
+        cache.put(n, 1, b"", key_size=1000)  # an empty page asked for by a long request
+    assert len(cache) == 10 and cache.held <= 10 * (OVERHEAD + 1000)

@@ -128,18 +128,23 @@ class Api:
             return principal, version(caller=principal, uow=self.store)
 
     def remembered(
-        self, key: Hashable, version: Hashable | None, make: Callable[[], Any], wire_type: type[Any]
+        self,
+        request: Request,
+        key: Hashable,
+        version: Hashable | None,
+        make: Callable[[], Any],
+        wire_type: type[Any],
     ) -> Response[Any]:
         """The value ``make`` gives (a list page) as a JSON response of ``wire_type``, or the same
-        answer made earlier for ``key`` while ``version`` (read before ``make`` would run) holds.
-        Made under an older token than its data, an answer is at worst never used: the token a
-        later request reads has changed with that data."""
+        answer made earlier for ``key`` (the parsed ``request``) while ``version`` (read before
+        ``make`` would run) holds. Made under an older token than its data, an answer is at worst
+        never used: the token a later request reads has changed with that data."""
         if version is None:
             return self.show(make(), wire_type)
         body = self.pages.get(key, version)
         if body is None:
             body = to_wire(make(), wire_type)
-            self.pages.put(key, version, body)
+            self.pages.put(key, version, body, key_size=len(request.scope["query_string"]))
         return Response(body, status_code=200, media_type=JSON)
 
     async def caller_and_body(

@@ -68,6 +68,7 @@ def order_routes(api: Api) -> list[HTTPRouteHandler]:
         where = OrderFilter(**read_query(request, ORDER_FILTERS))
         listing = list_request(request)
         return api.remembered(
+            request,
             ("order", caller.customer_id, where, listing),
             version,
             lambda: orders.list_orders(where, listing, caller=caller, uow=store),

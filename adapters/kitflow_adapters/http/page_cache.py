@@ -9,32 +9,53 @@ Entries are keyed by the customer and the parsed request, so one tenant never se
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Final
 
 BUDGET: Final = 2 * 1024 * 1024
-"""Bytes of pages remembered at most, per app (per worker process)."""
+"""Bytes remembered at most, per app (per worker process): pages, their keys' requests, and
+``OVERHEAD`` for each entry."""
 LARGEST: Final = 256 * 1024
 """A larger page is not remembered: a few would push the others out."""
+LONGEST_KEY: Final = 1024
+"""A page asked for by a longer request (a query string of many ids, a long external order id) is not
+remembered: its key alone would take what a page takes."""
+OVERHEAD: Final = 512
+"""What an entry costs besides its page and its request: the parsed key, the token, the dict's slot."""
+ENTRIES: Final = 1024
+"""Entries remembered at most, whatever their size."""
 
 
 class PageCache:
     """Answers by key, each valid for the one version token it was made under; least recently
     used first out once ``budget`` bytes are held. Thread-safe."""
 
-    def __init__(self, *, budget: int = BUDGET, largest: int = LARGEST) -> None:
+    def __init__(self, *, budget: int = BUDGET, largest: int = LARGEST, entries: int = ENTRIES) -> None:
         self._budget = budget
         self._largest = largest
-        self._entries: OrderedDict[Hashable, tuple[Hashable, bytes]] = OrderedDict()
+        self._most = entries
+        self._entries: OrderedDict[Hashable, tuple[Hashable, bytes, int]] = OrderedDict()
+        self._held = 0
+        self._lock = threading.Lock()
+        _CACHES.add(self)
+
+    def _forget_all(self) -> None:
+        """In a forked child: start empty, with a lock no thread of the parent can be holding."""
+        self._entries = OrderedDict()
         self._held = 0
         self._lock = threading.Lock()
 
     @property
     def held(self) -> int:
-        """Bytes of answers remembered now."""
+        """Bytes remembered now (see ``BUDGET``)."""
         return self._held
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def get(self, key: Hashable, version: Hashable) -> bytes | None:
         """The answer remembered for ``key`` under ``version``, or None (an answer made under
@@ -49,18 +70,31 @@ class PageCache:
             self._entries.move_to_end(key)
             return entry[1]
 
-    def put(self, key: Hashable, version: Hashable, body: bytes) -> None:
-        """Remember ``body`` as the answer for ``key`` under ``version`` (unless it is too large)."""
-        if len(body) > self._largest:
+    def put(self, key: Hashable, version: Hashable, body: bytes, *, key_size: int) -> None:
+        """Remember ``body`` as the answer for ``key`` (whose request is ``key_size`` bytes long)
+        under ``version``, unless the page or the request is too large."""
+        if len(body) > self._largest or key_size > LONGEST_KEY:
             return
+        cost = len(body) + key_size + OVERHEAD
         with self._lock:
             if key in self._entries:
                 self._drop(key)
-            self._entries[key] = (version, body)
-            self._held += len(body)
-            while self._held > self._budget:
+            self._entries[key] = (version, body, cost)
+            self._held += cost
+            while self._held > self._budget or len(self._entries) > self._most:
                 self._drop(next(iter(self._entries)))
 
     def _drop(self, key: Hashable) -> None:
-        _, body = self._entries.pop(key)
-        self._held -= len(body)
+        _, _, cost = self._entries.pop(key)
+        self._held -= cost
+
+
+_CACHES: Final[weakref.WeakSet[PageCache]] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for cache in list(_CACHES):
+        cache._forget_all()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

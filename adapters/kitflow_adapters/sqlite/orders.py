@@ -39,12 +39,12 @@ _COLUMNS: Final = (
 )
 
 _TOTAL: Final = "SELECT total FROM order_totals WHERE customer_id = ?"
+"""The customer's number of orders, kept by triggers (migration 0003)."""
 _VERSION: Final = (
     "SELECT coalesce((SELECT version FROM order_totals WHERE customer_id = ?), 0),"
     " (SELECT version FROM versions WHERE name = 'reference')"
 )
 """The counters triggers keep (migration 0004_versions): the customer's orders, and what they show."""
-"""The customer's number of orders, kept by triggers (migration 0003)."""
 
 
 def _order(row: Any) -> Order:

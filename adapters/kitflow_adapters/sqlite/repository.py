@@ -56,6 +56,8 @@ class Shown:
                     return
                 self._version = version
                 self._rows.clear()
+            if len(values) > self.LIMIT:
+                return
             if len(self._rows) + len(values) > self.LIMIT:
                 self._rows.clear()
             for row_id, value in values.items():
