@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections")
     parser.add_argument("--profile", action="store_true", help="also profile Kitflow under each load with py-spy")
-    parser.add_argument("--only", nargs="*", help="run only these scenarios (create fetch page1 page800 cursor invalid)")
+    parser.add_argument("--only", nargs="*", help="run only these scenarios (create fetch page1 page800 pages cursor invalid)")
     parser.add_argument("--instructions", action="store_true",
                         help="also count instructions per request of both apps under callgrind (valgrind)")
     parser.add_argument("--database", metavar="URL",

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench.http.scenarios import Scenario
+from bench.http.scenarios import LISTS, Scenario
 
 REQUESTS = 60
 """Requests counted per app and scenario (list pages: a third of it)."""
@@ -61,7 +61,8 @@ async def _drive(app: Any, scenario: Scenario, *, key: str, count: int, run: str
         scope = {
             "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
             "method": scenario.method, "scheme": "http", "path": path.replace("@ID@", current),
-            "raw_path": path.replace("@ID@", current).encode(), "query_string": query.encode(), "root_path": "",
+            "raw_path": path.replace("@ID@", current).encode(),
+            "query_string": query.replace("@ID@", current).encode(), "root_path": "",
             "headers": headers, "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000), "state": {},
         }
         delivered = False
@@ -124,7 +125,7 @@ def _remove(files: tuple[Path, ...]) -> None:
 
 def _count(app: str, scenario: Scenario, *, work: Path, database: Path, bodies: Path, key: str) -> float:
     """Instructions per request of ``app`` on ``scenario``. Raises RuntimeError when valgrind fails."""
-    count = REQUESTS // 3 if scenario.name in {"page1", "page800", "cursor"} else REQUESTS
+    count = REQUESTS // 3 if scenario.name in LISTS else REQUESTS
     spec = work / f"instructions-{scenario.name}.json"
     import msgspec
 
