@@ -21,11 +21,16 @@ def access() -> Iterator[logging.Logger]:
     """The ``kitflow.access`` logger at INFO, not propagating, put back as it was afterwards."""
     logger = logging.getLogger("kitflow.access")
     saved = (logger.handlers[:], logger.filters[:], logger.propagate, logger.level, logger.disabled)
-    logger.filters, logger.propagate, logger.level = [], False, logging.INFO
+    disabled = logging.root.manager.disable  # an earlier test may have set logging up otherwise
+    logger.filters, logger.propagate, logger.disabled = [], False, False
+    logger.setLevel(logging.INFO)  # through setLevel: it clears the loggers' cached answers
+    logging.disable(logging.NOTSET)
     try:
         yield logger
     finally:
-        logger.handlers, logger.filters, logger.propagate, logger.level, logger.disabled = saved
+        logger.handlers, logger.filters, logger.propagate, level, logger.disabled = saved
+        logger.setLevel(level)
+        logging.disable(disabled)
 
 
 def _stream(logger: logging.Logger, fmt: str = "%(message)s", *, alone: bool = True) -> io.StringIO:
