@@ -196,44 +196,6 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     INSERT INTO order_counts (customer_id, slot, total)
         SELECT customer_id, id % 16, count(*) FROM orders GROUP BY customer_id, id % 16;
     """,
-    # 3: version counters (``Orders.version``, ADR 0006), bumped by triggers in the transaction of
-    # each change, spread over 16 slots so that concurrent writers rarely wait for each other: the
-    # customer's orders in their ``order_counts`` slot (already written with each order), and
-    # everything orders show in ``reference_versions`` (a slot per server process). A token is the
-    # sum of a set of slots: it grows with every committed change, so it never comes back.
-    """
-    ALTER TABLE order_counts ADD COLUMN version bigint NOT NULL DEFAULT 0;
-    CREATE TABLE reference_versions (slot integer PRIMARY KEY, version bigint NOT NULL);
-    CREATE FUNCTION kitflow_bump_reference() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        INSERT INTO reference_versions (slot, version) VALUES (pg_backend_pid() % 16, 1)
-            ON CONFLICT (slot) DO UPDATE SET version = reference_versions.version + 1;
-        RETURN NULL;
-    END $$;
-    CREATE FUNCTION kitflow_bump_orders() RETURNS trigger LANGUAGE plpgsql AS $$
-    DECLARE
-        changed orders%ROWTYPE;
-    BEGIN
-        IF TG_OP = 'DELETE' THEN changed := OLD; ELSE changed := NEW; END IF;
-        INSERT INTO order_counts (customer_id, slot, total, version) VALUES (changed.customer_id, changed.id % 16, 0, 1)
-            ON CONFLICT (customer_id, slot) DO UPDATE SET version = order_counts.version + 1;
-        RETURN NULL;
-    END $$;
-    CREATE TRIGGER versions_orders AFTER INSERT OR UPDATE OR DELETE ON orders
-        FOR EACH ROW EXECUTE FUNCTION kitflow_bump_orders();
-    CREATE TRIGGER versions_patients AFTER INSERT OR UPDATE OR DELETE ON patients
-        FOR EACH STATEMENT EXECUTE FUNCTION kitflow_bump_reference();
-    CREATE TRIGGER versions_sites AFTER INSERT OR UPDATE OR DELETE ON sites
-        FOR EACH STATEMENT EXECUTE FUNCTION kitflow_bump_reference();
-    CREATE TRIGGER versions_manufacturers AFTER INSERT OR UPDATE OR DELETE ON manufacturers
-        FOR EACH STATEMENT EXECUTE FUNCTION kitflow_bump_reference();
-    CREATE TRIGGER versions_items AFTER INSERT OR UPDATE OR DELETE ON items
-        FOR EACH STATEMENT EXECUTE FUNCTION kitflow_bump_reference();
-    CREATE TRIGGER versions_kits AFTER INSERT OR UPDATE OR DELETE ON kits
-        FOR EACH STATEMENT EXECUTE FUNCTION kitflow_bump_reference();
-    CREATE TRIGGER versions_kit_items AFTER INSERT OR UPDATE OR DELETE ON kit_items
-        FOR EACH STATEMENT EXECUTE FUNCTION kitflow_bump_reference();
-    """,
 )
 """Migration N (1-based) is ``MIGRATIONS[N - 1]``; the database records each N it applied."""
 
