@@ -61,7 +61,7 @@ def test_the_line_written_directly_is_the_line_logging_writes(
     assert access_log._plain_stream(access) is access.handlers[0]
     _requests()
     through_logging = _stream(access)
-    monkeypatch.setattr(access_log, "_plain_stream", lambda logger: None)
+    monkeypatch.setattr(access_log, "_plain_stream", lambda logger: None)  # logging's own way
     _requests()
     assert _lines(direct) == _lines(through_logging) == [
         {"method": "GET", "path": "/health", "status": 200, "requestId": "req-1"},
@@ -97,3 +97,20 @@ def test_a_stream_that_fails_is_reported_the_way_logging_reports_it(
     with TestClient(app_on(MemoryStore(), operator_key=None)) as client:
         assert client.get("/health").status_code == 200  # the client never sees the log's failure
     assert [json.loads(record.getMessage())["path"] for record in reported] == ["/health"]
+
+
+def test_a_line_whose_flush_fails_is_written_once_and_reported(
+    access: logging.Logger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Unflushable(io.StringIO):
+        def flush(self) -> None:
+            raise BlockingIOError("the pipe is full")
+
+    out = Unflushable()
+    access.handlers = [logging.StreamHandler(out)]
+    access.handlers[0].setFormatter(logging.Formatter("%(message)s"))
+    reported: list[logging.LogRecord] = []
+    monkeypatch.setattr(logging.StreamHandler, "handleError", lambda self, record: reported.append(record))
+    with TestClient(app_on(MemoryStore(), operator_key=None)) as client:
+        assert client.get("/health").status_code == 200
+    assert out.getvalue().count("\n") == 1 and len(reported) == 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kitflow_adapters.http.page_cache import LONGEST_KEY, OVERHEAD, PageCache
+from kitflow_adapters.http.page_cache import LONGEST_KEY, OVERHEAD, SEEN, PageCache
 
 _keys = st.sampled_from(["a", "b", "c", "d"])
 _versions = st.integers(0, 3)
@@ -77,3 +77,13 @@ def test_a_requests_length_counts_against_the_budget() -> None:
     for n in range(100):
         _put_twice(cache, str(n), 1, b"", key_size=1000)  # an empty page asked for by a long request
     assert len(cache) == 10 and cache.held <= 10 * (OVERHEAD + 1000)
+
+
+def test_the_keys_seen_once_are_bounded() -> None:
+    cache = PageCache(budget=10_000, largest=10)
+    for n in range(3 * SEEN):
+        cache.put(n, 1, b"x", key_size=0)  # each built once: only noted
+        cache.put(-n - 1, 1, b"y", key_size=0)
+        cache.put(-n - 1, 1, b"y", key_size=0)  # kept...
+        cache.get(-n - 1, 2)  # ...and found stale: noted again
+    assert len(cache._seen) <= SEEN

@@ -30,8 +30,9 @@ OVERHEAD: Final = 512
 """What an entry costs besides its page and its request: the parsed key, the token, the dict's slot."""
 ENTRIES: Final = 1024
 """Entries remembered at most, whatever their size."""
-SEEN: Final = 4096
-"""Keys of pages built lately but not remembered (a hash each), for the second-time rule."""
+SEEN: Final = 1024
+"""Keys of pages built lately but not remembered (a hash each, ~0.1 MiB in all besides ``BUDGET``),
+for the second-time rule."""
 
 
 class PageCache:
@@ -73,7 +74,7 @@ class PageCache:
                 return None
             if entry[0] != version:  # made before a change: the next one made is kept at once
                 self._drop(key)
-                self._seen[hash(key)] = None
+                self._note(hash(key))
                 return None
             self._entries.move_to_end(key)
             return entry[1]
@@ -100,10 +101,13 @@ class PageCache:
         if digest in self._seen:
             del self._seen[digest]
             return True
+        self._note(digest)
+        return False
+
+    def _note(self, digest: int) -> None:
         self._seen[digest] = None
         if len(self._seen) > SEEN:
             self._seen.popitem(last=False)
-        return False
 
     def _drop(self, key: Hashable) -> None:
         _, _, cost = self._entries.pop(key)
