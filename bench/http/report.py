@@ -11,17 +11,12 @@ from importlib.metadata import PackageNotFoundError, version
 import msgspec
 
 from bench.http.load import Load, WrkResult
-from bench.http.scenarios import Scenario
+from bench.http.scenarios import EXTRA, Scenario
 
 MEMORY_TARGET = 1.5
 """Kitflow's peak memory under load, at most this many times the ceiling's."""
 DEEP_TARGET = 1.5
 """The deep cursor page's latency, at most this many times page 1's."""
-
-
-EXTRA = "pages"
-"""The scenario the issue does not name (pages not asked lately): run last, so that the peak memory of
-the issue's scenarios is read before it."""
 
 
 class Measured(msgspec.Struct, kw_only=True):
