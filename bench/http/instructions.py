@@ -29,7 +29,9 @@ from bench.http.scenarios import LISTS, Scenario
 
 REQUESTS = 60
 """Requests counted per app and scenario (list pages: a third of it)."""
-WARMUP = 5
+WARMUP = 300
+"""Requests sent before counting: what wrk's warm-up second does (thousands of requests), so that
+what a server remembers of the seeded data (patients, items, kits) is counted as wrk finds it."""
 
 
 def _app(name: str, *, database: Path | None, bodies: Path | None) -> Any:

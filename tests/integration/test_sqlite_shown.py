@@ -1,6 +1,7 @@
-"""The SQLite store remembers the entities orders show (``Shown``) across transactions while the
-database's ``reference`` version holds: what a transaction gets is always what it would have read,
-whoever changed the file, and a transaction sees its own changes."""
+"""The SQLite store remembers the entities orders show (``Shown``), and the details made of them
+(``derived``), across transactions while the database's ``reference`` version holds: what a
+transaction gets is always what it would have read, whoever changed the file, and a transaction
+sees its own changes."""
 
 from __future__ import annotations
 
@@ -15,8 +16,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kitflow.domain.errors import NotFound
+from kitflow.domain.identity import customer as customer_principal
+from kitflow.domain.order import OrderItem, OrderKit, PlaceOrder
+from kitflow.services import orders
 from kitflow_adapters.sqlite import SqliteStore
-from tests.contract.rows import new_customer, new_item, new_kit, new_patient, new_site, unique
+from tests.contract.rows import new_customer, new_item, new_kit, new_patient, new_site, order, unique
 
 _names = itertools.count()
 
@@ -31,18 +35,27 @@ class _Files(msgspec.Struct):
     sites: list[int]
     items: list[int]
     kits: list[int]
+    orders: list[int]
 
 
 def _open(path: str) -> _Files:
-    """A reader and a writer on one file (two connections, as two processes have), with rows."""
+    """A reader and a writer on one file (two connections, as two processes have), with rows: and
+    orders for a patient and for a site, of items and the kit."""
     writer = SqliteStore(path)
     customer, other = new_customer(writer), new_customer(writer, "Other")
     items = [new_item(writer).id for _ in range(3)]
+    patients = [new_patient(writer, customer).id for _ in range(3)]
+    sites = [new_site(writer, customer).id for _ in range(2)]
+    kits = [new_kit(writer, customer, items[:2]).id]
+    lines = (OrderItem(item_id=items[2]), OrderItem(item_id=items[0], count=2))
+    with writer.begin(write=True) as tx:
+        placed = [
+            tx.orders.add(order(customer, PlaceOrder(patient_id=patients[0], order_items=lines, order_kits=(OrderKit(kit_id=kits[0]),)))).id,
+            tx.orders.add(order(customer, PlaceOrder(site_id=sites[1], order_kits=(OrderKit(kit_id=kits[0], count=3),)))).id,
+        ]
     return _Files(
         path=path, reader=SqliteStore(path), writer=writer, customer=customer, other=other,
-        patients=[new_patient(writer, customer).id for _ in range(3)],
-        sites=[new_site(writer, customer).id for _ in range(2)],
-        items=items, kits=[new_kit(writer, customer, items[:2]).id],
+        patients=patients, sites=sites, items=items, kits=kits, orders=placed,
     )
 
 
@@ -69,6 +82,7 @@ def _everything(store: SqliteStore, f: _Files) -> dict[str, Any]:
             "item": tx.items.get(f.items[0]),
             "kits": tx.kits.get_many(f.customer, f.kits),
             "makers": tx.manufacturers.get_many({i.manufacturer_id for i in items.values() if i.manufacturer_id}),
+            "orders": [orders.get_order(o, caller=customer_principal(f.customer), uow=store) for o in f.orders],
         }
 
 
@@ -117,6 +131,8 @@ def test_a_transaction_sees_its_own_change_and_a_rollback_leaves_nothing(files: 
             assert tx.patients.get(f.customer, before.id) == before
         tx.patients.update(msgspec.structs.replace(before, first_name="Uncommitted"))
         assert tx.patients.get(f.customer, before.id).first_name == "Uncommitted"
+        shown = orders.get_order(f.orders[0], caller=customer_principal(f.customer), uow=f.writer)
+        assert shown.patient is not None and shown.patient.first_name == "Uncommitted"
         raise RuntimeError("roll back")
     assert _everything(f.writer, f)["patient"] == before
     assert _everything(f.reader, f)["patient"] == before
@@ -145,9 +161,24 @@ def test_entities_read_again_come_from_memory(files: _Files) -> None:
     f.reader._thread_link().conn.set_trace_callback(statements.append)  # this thread's connection
     again = _everything(f.reader, f)
     assert again == _everything(f.writer, f)
-    reads = [s for s in statements if s.startswith("SELECT") and "versions" not in s]
-    assert reads == [], reads  # only BEGIN, the version and COMMIT
+    reads = [s for s in statements if s.startswith("SELECT") and "versions" not in s and "FROM orders" not in s]
+    assert reads == [], reads  # only BEGIN, the version, the orders (never remembered) and COMMIT
     _change(f, "patient", 0)
     statements.clear()
     _everything(f.reader, f)
     assert any("FROM patients" in s for s in statements)  # the version moved: read again
+
+
+def test_details_made_again_come_from_memory(files: _Files) -> None:
+    f = files
+    first = _everything(f.reader, f)["orders"]
+    again = _everything(f.reader, f)["orders"]
+    assert again == first
+    assert again[0].patient is first[0].patient  # the same detail, not made again
+    assert again[0].order_kits[0].kit is first[0].order_kits[0].kit
+    assert again[0].order_items[0].item is first[0].order_items[0].item
+    _change(f, "item", 0)  # an item of the kit and of the order: both details made again
+    moved = _everything(f.reader, f)["orders"]
+    assert moved[0].order_kits[0].kit is not first[0].order_kits[0].kit
+    assert moved[0].order_items[1].item.name != first[0].order_items[1].item.name
+    assert moved[0].order_kits[0].kit.kit_items[0].item == moved[0].order_items[1].item

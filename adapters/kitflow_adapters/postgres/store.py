@@ -11,8 +11,9 @@ docs/decisions/0005-postgresql-driver.md).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Collection, Mapping
 from types import TracebackType
-from typing import Final
+from typing import Final, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
@@ -26,6 +27,8 @@ from kitflow_adapters.postgres.people import PostgresPatients, PostgresSites
 from kitflow_adapters.postgres.records import PostgresIdempotencyRecords, PostgresSettings
 from kitflow_adapters.postgres.schema import migrate
 from kitflow_adapters.postgres.session import Session
+
+T = TypeVar("T")
 
 POOL_MIN: Final = 1
 POOL_MAX: Final = 10
@@ -58,6 +61,13 @@ class PostgresTransaction:
     @property
     def write(self) -> bool:
         return self.session.write
+
+    @staticmethod
+    def derived(
+        kind: str, scope: int, ids: Collection[int], make: Callable[[set[int]], Mapping[int, T]]
+    ) -> Mapping[int, T]:
+        """See ``Transaction.derived``: always made (this store keeps no version to remember by)."""
+        return make(set(ids))
 
 
 class _RawJson(Loader):

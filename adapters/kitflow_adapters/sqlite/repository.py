@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import sqlite3
 import threading
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Final, Protocol, TypeVar
 
 import msgspec
@@ -47,7 +47,7 @@ class Shown:
                     hits[row_id] = value
         return hits, missing
 
-    def keep(self, version: int, table: str, scope: int, values: dict[int, Any]) -> None:
+    def keep(self, version: int, table: str, scope: int, values: Mapping[int, Any]) -> None:
         """Remember ``values`` (by id), read under ``version``: a newer version forgets the rest;
         values of an older one than held are not kept."""
         with self._lock:
@@ -105,15 +105,23 @@ class Repository:
     ) -> dict[int, Any]:
         """The rows of ``ids`` by id: those ``Shown`` holds for this transaction's version, the
         others by ``read`` (and then remembered)."""
-        version = self._tx.reference()
-        if version is None:
-            return read(ids)
-        hits, missing = self._tx.shown.found(version, table, scope, ids)
-        if missing:
-            fresh = read(missing)
-            self._tx.shown.keep(version, table, scope, fresh)
-            hits.update(fresh)
-        return hits
+        return remembered(self._tx, table, scope, ids, read)
+
+
+def remembered(
+    tx: Writable, kind: str, scope: int, ids: Collection[int], make: Callable[[Any], Mapping[int, Any]]
+) -> dict[int, Any]:
+    """The values of ``kind`` for ``ids`` by id: those ``Shown`` holds for ``tx``'s version, the
+    others made by ``make`` (and then remembered); all made when ``tx`` changed what orders show."""
+    version = tx.reference()
+    if version is None:
+        return dict(make(ids))
+    hits, missing = tx.shown.found(version, kind, scope, ids)
+    if missing:
+        fresh = make(missing)
+        tx.shown.keep(version, kind, scope, fresh)
+        hits.update(fresh)
+    return hits
 
 
 def json_array(values: Collection[Any]) -> str:

@@ -14,9 +14,10 @@ import os
 import sqlite3
 import threading
 import weakref
+from collections.abc import Callable, Collection, Mapping
 from contextlib import suppress
 from types import TracebackType
-from typing import Final
+from typing import Final, TypeVar
 
 from kitflow.domain.catalog import Manufacturer
 from kitflow_adapters.sqlite.catalog import SqliteItems, SqliteKits, SqliteManufacturers
@@ -26,10 +27,11 @@ from kitflow_adapters.sqlite.identity import SqliteApiKeys, SqliteCustomers
 from kitflow_adapters.sqlite.orders import SqliteOrders
 from kitflow_adapters.sqlite.people import SqlitePatients, SqliteSites
 from kitflow_adapters.sqlite.records import SqliteIdempotencyRecords, SqliteSettings
-from kitflow_adapters.sqlite.repository import Shown
+from kitflow_adapters.sqlite.repository import Shown, remembered
 from kitflow_adapters.sqlite.schema import migrate, pending
 
 
+T = TypeVar("T")
 _UNREAD: Final = -1
 _REFERENCE: Final = "SELECT version FROM versions WHERE name = 'reference'"
 
@@ -74,6 +76,12 @@ class SqliteTransaction:
 
     def changed_shown(self) -> None:
         self._version = None
+
+    def derived(
+        self, kind: str, scope: int, ids: Collection[int], make: Callable[[set[int]], Mapping[int, T]]
+    ) -> Mapping[int, T]:
+        """See ``Transaction.derived``: remembered in ``Shown`` beside the entities they are made of."""
+        return remembered(self, kind, scope, ids, lambda some: make(set(some)))
 
 
 class _Link:

@@ -8,9 +8,9 @@ scan to answer one page: ``page`` is served by indexes (keyset when ``spec.after
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Hashable
+from collections.abc import Callable, Collection, Hashable, Mapping
 from contextlib import AbstractContextManager
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from kitflow.domain.catalog import Item, ItemFilter, Manufacturer
 from kitflow.domain.identity import ApiKey, Customer
@@ -20,6 +20,8 @@ from kitflow.domain.order import Order, OrderFilter
 from kitflow.domain.paging import Page, PageSpec
 from kitflow.domain.patient import Patient, PatientFilter, Site, SiteFilter
 from kitflow.domain.values import CustomerId, ItemId, KitId, ManufacturerId, OrderId, PatientId, SiteId
+
+T = TypeVar("T")
 
 
 @runtime_checkable
@@ -240,6 +242,15 @@ class Transaction(Protocol):
     orders: Orders
     idempotency: IdempotencyRecords
     settings: Settings
+
+    def derived(
+        self, kind: str, scope: int, ids: Collection[int], make: Callable[[set[int]], Mapping[int, T]]
+    ) -> Mapping[int, T]:
+        """Values of ``kind`` for ``ids`` (within ``scope``: a customer's id, or 0 for the catalog),
+        by id: ``make(ids)``, which must make each only from what orders show (patients, sites,
+        kits, items, manufacturers) as this transaction reads them. A store may give values it made
+        earlier instead, while none of those changed (``make`` then runs for the others only)."""
+        ...
 
 
 @runtime_checkable

@@ -51,7 +51,7 @@ def _read(known: Mapping[int, T], ids: set[int], read: Callable[[set[int]], Mapp
     return found
 
 
-def kit_details(tx: Transaction, kits: Sequence[Kit], *, items: dict[int, ItemDetail] | None = None) -> list[KitDetail]:
+def kit_details(tx: Transaction, kits: Sequence[Kit], *, items: Mapping[int, ItemDetail] | None = None) -> list[KitDetail]:
     if items is None:
         items = _items_by_id(tx, {line.item_id for kit in kits for line in kit.kit_items})
     return [
@@ -101,27 +101,37 @@ def order_details(
 ) -> list[OrderDetail]:
     """Details of ``orders`` (all of one customer) with a constant number of store reads.
     ``patients``, ``kits`` and ``items`` are entities the caller has just read in ``tx``: they are
-    used as they are instead of being read again."""
+    used as they are instead of being read again. The details of what orders show are made through
+    ``tx.derived``: a store may give the ones it made before, while what they are made of holds."""
     if not orders:
         return []
     customer_id = orders[0].customer_id
-    people = _read(patients, {o.patient_id for o in orders if o.patient_id}, lambda ids: tx.patients.get_many(customer_id, ids))
-    details = {p.id: p for p in patient_details(tx, list(people.values()))}
+    people = tx.derived(
+        "patient_detail",
+        customer_id,
+        {o.patient_id for o in orders if o.patient_id},
+        lambda ids: {
+            p.id: p
+            for p in patient_details(tx, list(_read(patients, ids, lambda m: tx.patients.get_many(customer_id, m)).values()))
+        },
+    )
     sites = tx.sites.get_many(customer_id, {o.site_id for o in orders if o.site_id})
-    bundles = _read(kits, {line.kit_id for o in orders for line in o.order_kits}, lambda ids: tx.kits.get_many(customer_id, ids))
-    item_ids = {line.item_id for o in orders for line in o.order_items}
-    item_ids |= {line.item_id for kit in bundles.values() for line in kit.kit_items}
-    shown = _items_by_id(tx, item_ids, items)
-    kit_views = {k.id: k for k in kit_details(tx, list(bundles.values()), items=shown)}
+    bundles = tx.derived(
+        "kit_detail",
+        customer_id,
+        {line.kit_id for o in orders for line in o.order_kits},
+        lambda ids: _kit_details_by_id(tx, _read(kits, ids, lambda m: tx.kits.get_many(customer_id, m)), items),
+    )
+    shown = _item_details_by_id(tx, {line.item_id for o in orders for line in o.order_items}, items)
     return [
         OrderDetail(
             id=order.id,
             external_order_ids=order.external_order_ids,
-            patient=details.get(order.patient_id) if order.patient_id else None,
+            patient=people.get(order.patient_id) if order.patient_id else None,
             site=sites.get(order.site_id) if order.site_id else None,
             current_status=order.current_status,
             order_items=tuple(OrderItemDetail(item=shown[l.item_id], count=l.count) for l in order.order_items),
-            order_kits=tuple(OrderKitDetail(kit=kit_views[l.kit_id], count=l.count) for l in order.order_kits),
+            order_kits=tuple(OrderKitDetail(kit=bundles[l.kit_id], count=l.count) for l in order.order_kits),
             order_events=order.order_events,
             order_notes=order.order_notes,
             tracking_numbers=order.tracking_numbers,
@@ -131,3 +141,12 @@ def order_details(
         )
         for order in orders
     ]
+
+
+def _item_details_by_id(tx: Transaction, ids: set[int], known: Mapping[int, Item]) -> Mapping[int, ItemDetail]:
+    return tx.derived("item_detail", 0, ids, lambda missing: _items_by_id(tx, missing, known))
+
+
+def _kit_details_by_id(tx: Transaction, kits: Mapping[int, Kit], items: Mapping[int, Item]) -> dict[int, KitDetail]:
+    shown = _item_details_by_id(tx, {line.item_id for kit in kits.values() for line in kit.kit_items}, items)
+    return {detail.id: detail for detail in kit_details(tx, list(kits.values()), items=shown)}
