@@ -55,8 +55,27 @@ def test_a_key_record_is_found_by_its_prefix_as_stored(store: UnitOfWork) -> Non
         with store.begin() as tx:
             assert tx.keys.find(record.prefix) == record
             assert tx.keys.find(record.prefix[::-1] + "~") is None
+        assert store.find_key(record.prefix) == record  # a read of its own
+        assert store.find_key(record.prefix[::-1] + "~") is None
 
     check()
+
+
+def test_a_key_read_on_its_own_is_the_committed_one_or_its_transactions(store: UnitOfWork) -> None:
+    customer_id = new_customer(store)
+    record = _key(customer_id)
+    with pytest.raises(RuntimeError), store.begin(write=True) as tx:
+        tx.keys.add(record)
+        assert store.find_key(record.prefix) == record  # inside the open transaction: its own key
+        raise RuntimeError("roll back")
+    assert store.find_key(record.prefix) is None
+    with store.begin(write=True) as tx:
+        tx.keys.add(record)
+    assert store.find_key(record.prefix) == record
+    with store.begin(write=True) as tx:
+        tx.keys.revoke(record.prefix, T0)
+    revoked = store.find_key(record.prefix)
+    assert revoked is not None and not revoked.active  # at once, whatever was read before
 
 
 def test_a_taken_prefix_is_a_conflict(store: UnitOfWork) -> None:

@@ -192,6 +192,9 @@ class _BrokenStore:
     def begin(self, *, write: bool = False) -> Any:
         raise RuntimeError("disk on fire: /secret/path")
 
+    def find_key(self, prefix: str) -> Any:
+        raise RuntimeError("disk on fire: /secret/path")
+
     def close(self) -> None:
         pass
 

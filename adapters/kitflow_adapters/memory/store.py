@@ -389,6 +389,11 @@ class MemoryStore:
             finally:
                 self._local.tx = None
 
+    def find_key(self, prefix: str) -> ApiKey | None:
+        """See ``UnitOfWork.find_key``."""
+        with self.begin() as tx:
+            return tx.keys.find(prefix)
+
     def close(self) -> None:
         """Nothing to release."""
 

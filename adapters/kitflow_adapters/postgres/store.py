@@ -20,6 +20,7 @@ import psycopg
 from psycopg.adapt import Loader
 from psycopg_pool import ConnectionPool
 
+from kitflow.domain.identity import ApiKey
 from kitflow_adapters.postgres.catalog import PostgresItems, PostgresKits, PostgresManufacturers
 from kitflow_adapters.postgres.identity import PostgresApiKeys, PostgresCustomers
 from kitflow_adapters.postgres.orders import PostgresOrders
@@ -174,6 +175,11 @@ class PostgresStore:
 
     def begin(self, *, write: bool = False) -> _Scope:
         return _Scope(self, write)
+
+    def find_key(self, prefix: str) -> ApiKey | None:
+        """See ``UnitOfWork.find_key`` (in a transaction of its own: one connection from the pool)."""
+        with self.begin() as tx:
+            return tx.keys.find(prefix)
 
     @property
     def pool_size(self) -> tuple[int, int]:

@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Final, TypeVar
 
 from kitflow.domain.catalog import Manufacturer
+from kitflow.domain.identity import ApiKey
 from kitflow_adapters.sqlite.catalog import SqliteItems, SqliteKits, SqliteManufacturers
 from kitflow_adapters.sqlite.checkpoint import Checkpointer
 from kitflow_adapters.sqlite.connection import LOCK_TIMEOUT, SYNCHRONOUS, StoreBusy, connect, is_busy, retrying, use_wal
@@ -233,6 +234,11 @@ class SqliteStore:
                     self._checkpointer = Checkpointer(lambda: connect(self.path, synchronous=self._synchronous))
                 checkpointer = self._checkpointer
         checkpointer.wrote()
+
+    def find_key(self, prefix: str) -> ApiKey | None:
+        """See ``UnitOfWork.find_key``: outside a transaction, one statement in autocommit (its own
+        snapshot), without the ``BEGIN`` and ``COMMIT`` a read transaction costs."""
+        return self._thread_link().tx.keys.find(prefix)
 
     def _thread_link(self) -> _Link:
         link: _Link | None = getattr(self._local, "link", None)

@@ -266,6 +266,11 @@ class UnitOfWork(Protocol):
     def begin(self, *, write: bool = False) -> AbstractContextManager[Transaction]:
         ...
 
+    def find_key(self, prefix: str) -> ApiKey | None:
+        """``ApiKeys.find`` as a read of its own (one statement is atomic: it needs no transaction of
+        its own), or inside the transaction open on this thread."""
+        ...
+
     def close(self) -> None:
         """Release the store's connections."""
         ...

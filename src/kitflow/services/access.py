@@ -79,8 +79,7 @@ def authenticate(secret: str | None, *, uow: UnitOfWork, operator_digest: str | 
         raise Unauthorized(detail="send a valid Impilo-API-Key header")
     if operator_digest is not None and hmac.compare_digest(digest(secret), operator_digest):
         return OPERATOR
-    with uow.begin() as tx:
-        record = tx.keys.find(secret[:KEY_PREFIX_LENGTH])
+    record = uow.find_key(secret[:KEY_PREFIX_LENGTH])
     if (
         record is None
         or not record.matches(secret)
