@@ -38,6 +38,12 @@ _COLUMNS: Final = (
     " tracking, created_at, updated_at"
 )
 
+_GET: Final = (
+    f"SELECT {_COLUMNS}, (SELECT version FROM versions WHERE name = 'reference') FROM orders"
+    " WHERE id = ? AND customer_id = ?"
+)
+"""A customer's order, with the ``reference`` version of the same snapshot: the entities it shows
+are looked up next (``Shown``), and the transaction then needs no statement of its own for it."""
 _TOTAL: Final = "SELECT total FROM order_totals WHERE customer_id = ?"
 """The customer's number of orders, kept by triggers (migration 0003)."""
 _VERSION: Final = (
@@ -137,7 +143,9 @@ class SqliteOrders(Owned):
 
     def get(self, customer_id: int | None, order_id: int) -> Order:
         if customer_id is not None:
-            return super().get(customer_id, order_id)
+            row = found(self._conn.execute(_GET, (order_id, customer_id)).fetchone(), self.what)
+            self._tx.read_reference(row[14])
+            return _order(row)
         row = self._conn.execute(f"SELECT {_COLUMNS} FROM orders WHERE id = ?", (order_id,)).fetchone()
         return _order(found(row, self.what))
 

@@ -29,39 +29,48 @@ class Shown:
     LIMIT: ClassVar[int] = 4096
 
     def __init__(self) -> None:
-        self._version: int | None = None
-        self._rows: dict[tuple[str, int, int], Any] = {}
+        self._held: tuple[int | None, dict[tuple[str, int, Any], Any]] = (None, {})
+        """The version and what was read under it: replaced whole, so a reader needs no lock."""
         self._lock = threading.Lock()
 
-    def found(self, version: int, table: str, scope: int, ids: Collection[int]) -> tuple[dict[int, Any], list[int]]:
-        """Those of ``ids`` remembered under ``version`` (by id), and the others."""
-        hits: dict[int, Any] = {}
-        missing: list[int] = []
-        with self._lock:
-            rows = self._rows if version == self._version else {}
-            for row_id in ids:
-                value = rows.get((table, scope, row_id))
-                if value is None:
-                    missing.append(row_id)
-                else:
-                    hits[row_id] = value
-        return hits, missing
+    def values(
+        self, version: int, table: str, scope: int, ids: Collection[Any], make: Callable[[set[Any]], Mapping[Any, Any]]
+    ) -> dict[Any, Any]:
+        """The values of ``ids`` (by id): those remembered under ``version``, the others made by
+        ``make`` (and then remembered)."""
+        held, rows = self._held
+        if held != version:
+            rows = {}
+        hits: dict[Any, Any] = {}
+        missing: set[Any] = set()
+        for row_id in ids:
+            value = rows.get((table, scope, row_id))
+            if value is None:
+                missing.add(row_id)
+            else:
+                hits[row_id] = value
+        if missing:
+            fresh = make(missing)
+            self._keep(version, table, scope, fresh)
+            hits.update(fresh)
+        return hits
 
-    def keep(self, version: int, table: str, scope: int, values: Mapping[int, Any]) -> None:
+    def _keep(self, version: int, table: str, scope: int, values: Mapping[Any, Any]) -> None:
         """Remember ``values`` (by id), read under ``version``: a newer version forgets the rest;
         values of an older one than held are not kept."""
+        if len(values) > self.LIMIT:
+            return
         with self._lock:
-            if version != self._version:
-                if self._version is not None and version < self._version:
+            held, rows = self._held
+            if version != held:
+                if held is not None and version < held:
                     return
-                self._version = version
-                self._rows.clear()
-            if len(values) > self.LIMIT:
-                return
-            if len(self._rows) + len(values) > self.LIMIT:
-                self._rows.clear()
+                rows = {}
+            elif len(rows) + len(values) > self.LIMIT:
+                rows = {}
             for row_id, value in values.items():
-                self._rows[(table, scope, row_id)] = value
+                rows[(table, scope, row_id)] = value
+            self._held = (version, rows)
 
 
 class Writable(Protocol):
@@ -73,6 +82,11 @@ class Writable(Protocol):
     def reference(self) -> int | None:
         """The ``reference`` version of this transaction's snapshot, or None once it changed a table
         orders show (its own change is not committed: nothing is remembered or used from then)."""
+        ...
+
+    def read_reference(self, version: int) -> None:
+        """Note the ``reference`` version a statement of this transaction read along with its rows
+        (in the same snapshot): ``reference`` then needs no statement of its own."""
         ...
 
     def changed_shown(self) -> None:
@@ -101,7 +115,7 @@ class Repository:
         return self._conn
 
     def _remembered(
-        self, table: str, scope: int, ids: Collection[int], read: Callable[[Collection[int]], dict[int, Any]]
+        self, table: str, scope: int, ids: Collection[int], read: Callable[[set[int]], dict[int, Any]]
     ) -> dict[int, Any]:
         """The rows of ``ids`` by id: those ``Shown`` holds for this transaction's version, the
         others by ``read`` (and then remembered)."""
@@ -109,19 +123,14 @@ class Repository:
 
 
 def remembered(
-    tx: Writable, kind: str, scope: int, ids: Collection[int], make: Callable[[Any], Mapping[int, Any]]
-) -> dict[int, Any]:
+    tx: Writable, kind: str, scope: int, ids: Collection[Any], make: Callable[[set[Any]], Mapping[Any, Any]]
+) -> dict[Any, Any]:
     """The values of ``kind`` for ``ids`` by id: those ``Shown`` holds for ``tx``'s version, the
     others made by ``make`` (and then remembered); all made when ``tx`` changed what orders show."""
     version = tx.reference()
     if version is None:
-        return dict(make(ids))
-    hits, missing = tx.shown.found(version, kind, scope, ids)
-    if missing:
-        fresh = make(missing)
-        tx.shown.keep(version, kind, scope, fresh)
-        hits.update(fresh)
-    return hits
+        return dict(make(set(ids)))
+    return tx.shown.values(version, kind, scope, ids, make)
 
 
 def json_array(values: Collection[Any]) -> str:

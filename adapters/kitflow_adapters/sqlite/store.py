@@ -75,6 +75,10 @@ class SqliteTransaction:
             version = self._version = self._conn.execute(_REFERENCE).fetchone()[0]
         return version
 
+    def read_reference(self, version: int) -> None:
+        if self._version == _UNREAD:
+            self._version = version
+
     def changed_shown(self) -> None:
         self._version = None
 
@@ -82,7 +86,7 @@ class SqliteTransaction:
         self, kind: str, scope: int, ids: Collection[int], make: Callable[[set[int]], Mapping[int, T]]
     ) -> Mapping[int, T]:
         """See ``Transaction.derived``: remembered in ``Shown`` beside the entities they are made of."""
-        return remembered(self, kind, scope, ids, lambda some: make(set(some)))
+        return remembered(self, kind, scope, ids, make)
 
 
 class _Link:
