@@ -14,6 +14,8 @@ from kitflow.domain.errors import Conflict, InvalidInput, RuleBroken, check
 from kitflow.domain.kit import KitDetail
 from kitflow.domain.patient import PatientDetail, Site
 from kitflow.domain.values import (
+    MAX_COUNT,
+    MAX_ID,
     MAX_NOTE,
     CustomerId,
     ItemId,
@@ -60,13 +62,20 @@ class ShippingOption(enum.StrEnum):
     OVERNIGHT = "overnight"
 
 
+def _plain_line(line_id: object, amount: object) -> bool:
+    """Whether an order line's id and count are plain ints in range, which ``identifier`` and
+    ``count`` accept: checked here in one call, they are called (for their message) only otherwise."""
+    return type(line_id) is int and 0 < line_id <= MAX_ID and type(amount) is int and 0 < amount <= MAX_COUNT
+
+
 class OrderItem(msgspec.Struct, frozen=True, kw_only=True):
     item_id: ItemId
     count: int = 1
 
     def __post_init__(self) -> None:
-        identifier(self.item_id, field="item_id")
-        count(self.count, field="count")
+        if not _plain_line(self.item_id, self.count):
+            identifier(self.item_id, field="item_id")
+            count(self.count, field="count")
 
 
 class OrderKit(msgspec.Struct, frozen=True, kw_only=True):
@@ -74,8 +83,9 @@ class OrderKit(msgspec.Struct, frozen=True, kw_only=True):
     count: int = 1
 
     def __post_init__(self) -> None:
-        identifier(self.kit_id, field="kit_id")
-        count(self.count, field="count")
+        if not _plain_line(self.kit_id, self.count):
+            identifier(self.kit_id, field="kit_id")
+            count(self.count, field="count")
 
 
 class OrderEvent(msgspec.Struct, frozen=True, kw_only=True):

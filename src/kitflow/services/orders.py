@@ -15,7 +15,6 @@ from kitflow.domain.order import (
     OrderFilter,
     OrderStatus,
     PlaceOrder,
-    check_external_ids_free,
 )
 from kitflow.domain.patient import Patient
 from kitflow.domain.ports import Clock, Transaction, UnitOfWork
@@ -76,11 +75,6 @@ def _check_lines(
     return kits, items
 
 
-def _check_external_ids(tx: Transaction, customer_id: CustomerId, command: PlaceOrder) -> None:
-    taken = tx.orders.ids_by_external_ids(customer_id, command.external_order_ids)
-    check_external_ids_free(command.external_order_ids, taken)
-
-
 def place_order(command: PlaceOrder, *, caller: Principal, uow: UnitOfWork, clock: Clock) -> OrderDetail:
     """Place an order for the calling customer, checking references, then uniqueness, in one write
     transaction (API.md 5, checks 3-4). Raises Forbidden; RuleBroken with ``patient_does_not_exist``,
@@ -92,7 +86,7 @@ def place_order(command: PlaceOrder, *, caller: Principal, uow: UnitOfWork, cloc
     with uow.begin(write=True) as tx:
         patients = _check_recipient(tx, customer_id, command)
         kits, items = _check_lines(tx, customer_id, command)
-        _check_external_ids(tx, customer_id, command)
+        # uniqueness last: ``add`` claims the external ids, or raises the Conflict naming their order
         stored = tx.orders.add(Order.new(command, customer_id=customer_id, now=now))
         return order_details(tx, [stored], patients=patients, kits=kits, items=items)[0]
 
