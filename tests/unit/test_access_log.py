@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -114,3 +115,21 @@ def test_a_line_whose_flush_fails_is_written_once_and_reported(
     with TestClient(app_on(MemoryStore(), operator_key=None)) as client:
         assert client.get("/health").status_code == 200
     assert out.getvalue().count("\n") == 1 and len(reported) == 1
+
+
+def test_made_request_ids_are_unique_and_a_forked_child_draws_its_own() -> None:
+    from kitflow_adapters.http.access_log import _ids
+
+    made = {_ids.new() for _ in range(1000)}
+    assert len(made) == 1000 and all(len(i) == 24 and i.isalnum() for i in made)
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: its ids go to the parent through the pipe
+        os.write(write, b" ".join(_ids.new() for _ in range(3)))
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    theirs = set(os.read(read, 4096).split())
+    os.close(read)
+    assert len(theirs) == 3 and not theirs & (made | {_ids.new() for _ in range(3)})
+    assert {i[:16] for i in theirs} != {_ids.new()[:16]}  # another draw, not the parent's

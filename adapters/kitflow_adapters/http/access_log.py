@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import sys
@@ -19,12 +20,31 @@ log = logging.getLogger("kitflow.access")
 _failures = logging.getLogger("kitflow.http")
 
 
+class _Ids:
+    """New request ids: 16 random hex digits drawn once per process (again in a forked child), then
+    a count in hex. Unique without asking the kernel for randomness on every request."""
+
+    def __init__(self) -> None:
+        self.reset()
+        os.register_at_fork(after_in_child=self.reset)
+
+    def reset(self) -> None:
+        self.prefix = os.urandom(8).hex()
+        self.count = itertools.count()
+
+    def new(self) -> bytes:
+        return f"{self.prefix}{next(self.count):08x}".encode()
+
+
+_ids: Final = _Ids()
+
+
 def _request_id(scope: Scope) -> bytes:
     """The client's X-Request-ID when it is 1..128 visible ASCII characters, else a new one."""
     value = header(scope, REQUEST_ID_HEADER)
     if value is not None and 0 < len(value) <= 128 and all(0x21 <= byte <= 0x7E for byte in value):
         return value
-    return os.urandom(12).hex().encode()
+    return _ids.new()
 
 
 class AccessLog:

@@ -179,7 +179,9 @@ _REMEMBERED_TEXT: Final = 1024
 def domain_error_body(error: DomainError) -> tuple[int, bytes]:
     """The status and encoded problem of a domain error. Small ones are remembered (the same rule
     broken again costs one look-up); a large one (a client's long value echoed in a message) is not."""
-    text = len(error.detail) + sum(len(p.field) + len(p.message) + 1 for p in error.problems)
+    text = len(error.detail)
+    for problem in error.problems:
+        text += len(problem.field) + len(problem.message) + 1
     make = _error_body if text <= _REMEMBERED_TEXT else _error_body.__wrapped__
     return make(type(error), error.code, error.detail, error.problems)
 

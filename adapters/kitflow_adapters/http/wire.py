@@ -28,6 +28,7 @@ from kitflow.domain.order import (
     PlaceOrder,
     ShippingOption,
     TrackingNumber,
+    check_recipient,
 )
 from kitflow.domain.patient import PatientDraft, PatientPatch, SiteDraft, SitePatch
 from kitflow.domain.kit import MAX_KIT_LINES
@@ -352,7 +353,12 @@ class OrderInput(_In):
     order_notes: list[OrderNoteInput] | None = None
 
     def to_domain(self) -> PlaceOrder:
-        """Checks the order's shape, then its structure. Raises InvalidInput, RuleBroken(invalid_order)."""
+        """Checks the order's shape, then its structure. Raises InvalidInput, RuleBroken(invalid_order).
+        The recipient rule is checked before the lines are made: a body of this type passes every
+        shape check of the order (its field types state them), so no error can come before it."""
+        patient_id = None if self.patient is None else self.patient.id
+        site_id = None if self.site is None else self.site.id
+        check_recipient(patient_id, site_id)
         items = within_each(
             "order_items",
             self.order_items or (),
@@ -364,8 +370,8 @@ class OrderInput(_In):
             lambda line: OrderKit(kit_id=line.kit.id, count=1 if line.count is None else line.count),
         )
         return PlaceOrder(
-            patient_id=None if self.patient is None else self.patient.id,
-            site_id=None if self.site is None else self.site.id,
+            patient_id=patient_id,
+            site_id=site_id,
             order_items=items,
             order_kits=kits,
             external_order_ids=tuple(self.external_order_ids or ()),

@@ -142,12 +142,7 @@ class PlaceOrder(msgspec.Struct, frozen=True, kw_only=True):
             shipping_option=_shipping(self.shipping_option),
         )
         # 2. structure
-        if (self.patient_id is None) == (self.site_id is None):
-            raise RuleBroken(
-                "invalid_order",
-                "exactly one of patient or site must be given",
-                field="site" if self.patient_id is not None else "patient",
-            )
+        check_recipient(self.patient_id, self.site_id)
         if not self.order_items and not self.order_kits:
             raise RuleBroken(
                 "invalid_order", "an order needs at least one item or kit", field="order_items"
@@ -155,6 +150,17 @@ class PlaceOrder(msgspec.Struct, frozen=True, kw_only=True):
         _no_repeats([line.item_id for line in self.order_items], "order_items", "item_id", "item")
         _no_repeats([line.kit_id for line in self.order_kits], "order_kits", "kit_id", "kit")
         _no_repeats(self.external_order_ids, "external_order_ids", None, "external order id")
+
+
+def check_recipient(patient_id: PatientId | None, site_id: SiteId | None) -> None:
+    """Raises RuleBroken(``invalid_order``) unless exactly one of ``patient_id`` and ``site_id`` is
+    given: the rule of an order's structure that needs none of its lines."""
+    if (patient_id is None) == (site_id is None):
+        raise RuleBroken(
+            "invalid_order",
+            "exactly one of patient or site must be given",
+            field="site" if patient_id is not None else "patient",
+        )
 
 
 def _shipping(option: str) -> ShippingOption:
