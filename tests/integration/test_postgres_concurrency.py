@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 import psycopg
 import pytest
+from psycopg.pq import TransactionStatus
 
 from kitflow.domain.catalog import ItemDraft
 from kitflow.domain.errors import Conflict, DomainError, NotFound, RuleBroken
@@ -31,6 +32,7 @@ from kitflow.services import access, catalog, idempotency, orders, patients
 from kitflow.services.clock import SystemClock
 from kitflow.services.listing import ListRequest
 from kitflow_adapters.postgres import DatabaseUnavailable, PostgresStore
+from kitflow_adapters.postgres.session import Session
 from tests.postgres import SchemaStore, fresh_postgres_store
 
 pytestmark = pytest.mark.postgres
@@ -458,5 +460,28 @@ def test_a_request_that_finds_every_connection_busy_is_a_retryable_error() -> No
             worker, result = _background(lambda: store.begin().__enter__())
             worker.join()
         assert isinstance(result[0], DatabaseUnavailable) and result[0].code == "service_unavailable"
+    finally:
+        store.close()
+
+
+def test_a_key_read_alone_opens_no_transaction_and_a_transaction_is_joined() -> None:
+    store = fresh_postgres_store()
+    try:
+        customer_id = access.create_customer("Alone", caller=OPERATOR, uow=store, clock=CLOCK).id
+        secret = access.issue_key(customer_id, caller=OPERATOR, uow=store, clock=CLOCK)
+        states: list[Any] = []
+        real = Session.end
+
+        def end(session: Session, *, commit: bool) -> None:
+            states.append((session.alone, session.conn.info.transaction_status))
+            real(session, commit=commit)
+
+        with pytest.MonkeyPatch.context() as patched:
+            patched.setattr(Session, "end", end)
+            assert store.find_key(secret[:8]) is not None
+            with store.begin() as tx:
+                assert store.find_key(secret[:8]) == tx.keys.find(secret[:8])
+        # alone: the statement ran in autocommit (idle after it); then one transaction, joined
+        assert states == [(True, TransactionStatus.IDLE), (False, TransactionStatus.INTRANS)]
     finally:
         store.close()

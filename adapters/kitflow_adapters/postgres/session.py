@@ -63,14 +63,17 @@ def lock_key(schema: str, namespace: str, value: str) -> int:
 
 
 class Session:
-    """One transaction of one thread: the connection it holds from the pool until ``end``."""
+    """One transaction of one thread: the connection it holds from the pool until ``end``. With
+    ``alone``, a read of one statement instead, which needs no transaction: no ``BEGIN``, no
+    ``COMMIT`` (the connection is in autocommit), one round trip."""
 
-    __slots__ = ("_pool", "_schema", "conn", "write", "started", "seen")
+    __slots__ = ("_pool", "_schema", "conn", "write", "alone", "started", "seen")
 
-    def __init__(self, pool: ConnectionPool, *, schema: str, write: bool, timeout: float) -> None:
+    def __init__(self, pool: ConnectionPool, *, schema: str, write: bool, timeout: float, alone: bool = False) -> None:
         self._pool = pool
         self._schema = schema
         self.write = write
+        self.alone = alone
         self.started = False
         self.seen: dict[tuple[str, int], Any] = {}
         """Rows this transaction read, by table and id (see ``Repository._many``)."""
@@ -124,17 +127,17 @@ class Session:
         """The transaction's first round trip, with its BEGIN. On a connection found broken there
         (a server restart, a dropped link, an idle connection a firewall cut) nothing of the
         transaction happened yet, so it is retried on another."""
-        begin: Statement = (WRITE if self.write else READ, None)
+        begin: list[Statement] = [] if self.alone else [(WRITE if self.write else READ, None)]
         self.started = True
         for _ in range(self._pool.max_size):  # after a server restart, every pooled connection is dead
             try:
-                return self._pipeline([begin, *statements])[1:]
+                return self._pipeline([*begin, *statements])[len(begin):]
             except psycopg.OperationalError:
                 if not self.conn.broken:
                     raise
                 self._pool.putconn(self.conn)  # the pool discards it and opens another
                 self.conn = self._pool.getconn()
-        return self._pipeline([begin, *statements])[1:]
+        return self._pipeline([*begin, *statements])[len(begin):]
 
     def end(self, *, commit: bool) -> None:
         """Commit (or roll back) and give the connection back to the pool. Raises what the commit
@@ -142,7 +145,7 @@ class Session:
         aborted (PostgreSQL would silently roll it back); a failed rollback is ignored (the pool
         discards a broken connection)."""
         try:
-            if self.started:
+            if self.started and not self.alone:
                 if commit and self.conn.info.transaction_status == TransactionStatus.INERROR:
                     self.conn.execute("ROLLBACK", prepare=False)
                     raise RuntimeError("a statement of this transaction failed; it was rolled back")
