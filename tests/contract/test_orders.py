@@ -113,6 +113,7 @@ def test_an_external_order_id_is_on_one_order_of_a_customer_only(store: UnitOfWo
         assert tx.orders.ids_by_external_ids(customer_id, ["a", "b", "c", "d"]) == {"a": first.id, "b": first.id}
         third = tx.orders.add(order(customer_id, PlaceOrder(patient_id=patient_ids[1], order_items=line,
                                                              external_order_ids=("c", "d"))))
+        assert third.id == first.id + 1  # nor an id: the next order takes the one it would have had
     with store.begin(write=True) as tx:
         theirs = tx.orders.add(order(other, PlaceOrder(patient_id=other_patients[0], order_items=line,
                                                         external_order_ids=("a",))))

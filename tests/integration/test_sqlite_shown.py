@@ -182,3 +182,13 @@ def test_details_made_again_come_from_memory(files: _Files) -> None:
     assert moved[0].order_kits[0].kit is not first[0].order_kits[0].kit
     assert moved[0].order_items[1].item.name != first[0].order_items[1].item.name
     assert moved[0].order_kits[0].kit.kit_items[0].item == moved[0].order_items[1].item
+
+
+def test_a_derived_kind_named_as_a_table_is_never_taken_for_its_rows(files: _Files) -> None:
+    f = files
+    with f.reader.begin() as tx:
+        assert tx.derived("patients", f.customer, {f.patients[0]}, lambda ids: {i: "made" for i in ids}) == {f.patients[0]: "made"}
+        assert tx.patients.get(f.customer, f.patients[0]).id == f.patients[0]  # the row, not "made"
+    with f.reader.begin() as tx:
+        assert tx.patients.get(f.customer, f.patients[0]).id == f.patients[0]
+        assert tx.derived("patients", f.customer, {f.patients[0]}, lambda ids: {i: "again" for i in ids}) == {f.patients[0]: "made"}

@@ -274,9 +274,9 @@ class _Orders(_Owned):
     table, what = "orders", "order"
 
     def add(self, order: Order) -> Order:
+        taken = self.ids_by_external_ids(order.customer_id, order.external_order_ids)
+        check_external_ids_free(order.external_order_ids, taken)  # before an id is drawn: a refused order uses none
         stored = _with_id(order, self._s.next_id("order"))
-        taken = self.ids_by_external_ids(stored.customer_id, stored.external_order_ids)
-        check_external_ids_free(stored.external_order_ids, taken)
         for external_id in stored.external_order_ids:
             self._j.set(self._s.order_external, (stored.customer_id, external_id), stored.id)
         self._j.set(self._s.order_owner, stored.id, stored.customer_id)

@@ -85,8 +85,9 @@ class SqliteTransaction:
     def derived(
         self, kind: str, scope: int, ids: Collection[int], make: Callable[[set[int]], Mapping[int, T]]
     ) -> Mapping[int, T]:
-        """See ``Transaction.derived``: remembered in ``Shown`` beside the entities they are made of."""
-        return remembered(self, kind, scope, ids, make)
+        """See ``Transaction.derived``: remembered in ``Shown`` beside the entities they are made of
+        (under a name no table has)."""
+        return remembered(self, "derived " + kind, scope, ids, make)
 
 
 class _Link:
