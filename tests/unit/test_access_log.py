@@ -117,7 +117,7 @@ def test_a_line_whose_flush_fails_is_written_once_and_reported(
     assert out.getvalue().count("\n") == 1 and len(reported) == 1
 
 
-def test_made_request_ids_are_unique_and_a_forked_child_draws_its_own() -> None:
+def test_made_request_ids_are_unique_and_a_forked_child_draws_its_own_random_bytes() -> None:
     from kitflow_adapters.http.access_log import _ids
 
     made = {_ids.new() for _ in range(1000)}
@@ -131,5 +131,5 @@ def test_made_request_ids_are_unique_and_a_forked_child_draws_its_own() -> None:
     os.waitpid(child, 0)
     theirs = set(os.read(read, 4096).split())
     os.close(read)
+    # not the ids the parent makes next: the child drew its own random bytes
     assert len(theirs) == 3 and not theirs & (made | {_ids.new() for _ in range(3)})
-    assert {i[:16] for i in theirs} != {_ids.new()[:16]}  # another draw, not the parent's

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import sys
@@ -21,19 +20,26 @@ _failures = logging.getLogger("kitflow.http")
 
 
 class _Ids:
-    """New request ids: 16 random hex digits drawn once per process (again in a forked child), then
-    a count in hex. Unique without asking the kernel for randomness on every request."""
+    """New request ids: 12 random bytes each, in hex, cut from random bytes drawn 256 ids at a time
+    (one ``getrandom`` call instead of one a request). A forked child draws its own. Used from the
+    event loop's thread."""
+
+    BATCH: Final = 256
 
     def __init__(self) -> None:
         self.reset()
         os.register_at_fork(after_in_child=self.reset)
 
     def reset(self) -> None:
-        self.prefix = os.urandom(8).hex()
-        self.count = itertools.count()
+        self._drawn = b""
+        self._at = 0
 
     def new(self) -> bytes:
-        return f"{self.prefix}{next(self.count):08x}".encode()
+        at = self._at
+        if at >= len(self._drawn):
+            self._drawn, at = os.urandom(12 * self.BATCH), 0
+        self._at = at + 12
+        return self._drawn[at : at + 12].hex().encode()
 
 
 _ids: Final = _Ids()
