@@ -327,7 +327,7 @@ def test_a_second_claim_of_an_external_order_id_waits_then_names_the_first_order
         worker, result = _background(
             lambda: orders.place_order(_command(other, "B-1", "A-1"), caller=world.caller, uow=second, clock=CLOCK)
         )
-        _until(_waiting(first, f"{first.schema}-second", "advisory"), worker)
+        _until(_waiting(first, f"{first.schema}-second", "order_external_ids"), worker)  # the claim
     worker.join()
     refused = result[0]
     assert isinstance(refused, Conflict) and refused.code == "duplicate_external_order_id"
@@ -404,10 +404,10 @@ def test_connections_the_server_dropped_are_replaced_without_a_failed_request() 
 
 
 def test_an_order_that_loses_a_race_for_an_external_id_leaves_nothing(
-    stores: tuple[SchemaStore, PostgresStore], monkeypatch: pytest.MonkeyPatch
+    stores: tuple[SchemaStore, PostgresStore],
 ) -> None:
-    """Against a writer that claimed the id without the locked check ``add`` makes first: the unique
-    constraint decides, and the loser's order, lines and count are taken back."""
+    """Straight through the port: the unique constraint decides, and the loser's order, lines and
+    count are taken back."""
     first, second = stores
     world = _world(first)
     owner = world.caller.customer()
@@ -417,9 +417,7 @@ def test_an_order_that_loses_a_race_for_an_external_id_leaves_nothing(
             return tx.orders.add(Order.new(_command(world, *external_ids), customer_id=owner, now=CLOCK.now()))
 
     with first.begin(write=True) as tx:
-        with monkeypatch.context() as patched:  # the first writer skips the check (and its locks)
-            patched.setattr(type(tx.orders), "ids_by_external_ids", lambda self, customer_id, ids: {})
-            winner = tx.orders.add(Order.new(_command(world, "R-1"), customer_id=owner, now=CLOCK.now()))
+        winner = tx.orders.add(Order.new(_command(world, "R-1"), customer_id=owner, now=CLOCK.now()))
         worker, result = _background(lambda: add(second, "R-0", "R-1"))
         _until(_waiting(first, f"{first.schema}-second", "order_external_ids"), worker)
     worker.join()
@@ -485,3 +483,25 @@ def test_a_key_read_alone_opens_no_transaction_and_a_transaction_is_joined() -> 
         assert states == [(True, TransactionStatus.IDLE), (False, TransactionStatus.INTRANS)]
     finally:
         store.close()
+
+
+def test_adding_orders_with_external_ids_holds_no_lock_per_id_until_commit(
+    stores: tuple[SchemaStore, PostgresStore],
+) -> None:
+    """An import adds many orders in one transaction: claiming an external id must take no lock that
+    lasts until commit, or a large one exhausts the server's shared lock table ("out of shared
+    memory": advisory locks per id did, seeding 20,000 orders)."""
+    first, _ = stores
+    world = _world(first)
+    owner = world.caller.customer()
+    with first.begin(write=True) as tx:
+        for n in range(50):
+            tx.orders.add(Order.new(_command(world, f"bulk-{n}", f"bulk-{n}-b"), customer_id=owner, now=CLOCK.now()))
+        backend = tx.session.conn.info.backend_pid
+        with psycopg.connect(first.url, autocommit=True) as conn:
+            held = conn.execute(
+                "SELECT count(*) FROM pg_locks WHERE pid = %s AND locktype = 'advisory'", (backend,)
+            ).fetchone()
+        assert held is not None and held[0] == 0
+    with first.begin() as tx:
+        assert tx.orders.page(owner, OrderFilter(), PageSpec(size=1)).total == 50

@@ -97,11 +97,8 @@ class PostgresOrders(Owned):
 
     def add(self, order: Order) -> Order:
         self._s.writing()
-        # the external ids' advisory locks first: a second claim of one waits here for the first
-        # transaction, then sees its order (and writes nothing)
-        check_external_ids_free(
-            order.external_order_ids, self.ids_by_external_ids(order.customer_id, order.external_order_ids)
-        )
+        # the insert is the claim: an id another order holds is seen (nothing is written) or, while
+        # its transaction is open, waited for at the unique constraint (then this order is taken back)
         external_ids = [stored(external_id) for external_id in order.external_order_ids]
         row = self._one(
             _ADD,
