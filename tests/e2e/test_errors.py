@@ -35,6 +35,21 @@ def test_bad_path_ids_are_404_before_the_key_is_looked_at(http: TestClient) -> N
             problem(response, 404, "not_found")
 
 
+def test_options_lists_the_methods_of_a_path_and_a_bad_id_is_404(w: World) -> None:
+    for path, methods in [
+        ("/api/v3/order", {"GET", "POST", "OPTIONS"}),
+        ("/api/v3/order/7", {"GET", "OPTIONS"}),
+        ("/api/v3/order/7/cancel", {"POST", "OPTIONS"}),
+        ("/health", {"GET", "OPTIONS"}),
+    ]:
+        response = w.anonymous.call("OPTIONS", path)  # no key needed: it says what the path takes
+        assert response.status_code == 204 and not response.content
+        assert set(response.headers["allow"].split(", ")) == methods
+    for bad in BAD_IDS:
+        problem(w.anonymous.call("OPTIONS", f"/api/v3/order/{bad}"), 404, "not_found")
+        problem(w.anonymous.call("OPTIONS", f"/api/v3/admin/customer/{bad}/key"), 404, "not_found")
+
+
 def test_the_largest_id_is_well_formed(w: World) -> None:
     problem(w.a.api.get(f"/api/v3/order/{2**63 - 1}"), 404, "not_found")
     problem(w.anonymous.get(f"/api/v3/order/{2**63 - 1}"), 401, "unauthorized")

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
-from litestar import Response, get, route
+from litestar import Request, Response, get, route
 from litestar.enums import HttpMethod
 from litestar.handlers import HTTPRouteHandler
 
 from kitflow_adapters.http.endpoint import JSON
+from kitflow_adapters.http.errors import problem_response
 from kitflow_adapters.http.openapi import documented
+from kitflow_adapters.http.parsing import has_bad_path_id
 from kitflow_adapters.http.wire import HealthOut
 
 _OK: Final = b'{"status":"ok"}'
@@ -37,7 +39,9 @@ def options_routes(handlers: Sequence[HTTPRouteHandler]) -> list[HTTPRouteHandle
 
 
 def _options(path: str, allow: str) -> HTTPRouteHandler:
-    def options() -> Response[None]:
+    def options(request: Request) -> Response[Any]:
+        if has_bad_path_id(request):  # an id that is not one: no resource is at this path (API.md 10)
+            return problem_response(404, "not_found", "no resource is at this path")
         return Response(None, status_code=204, headers={"Allow": allow})
 
     return route(path, http_method=HttpMethod.OPTIONS, include_in_schema=False, sync_to_thread=False)(options)
