@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import msgspec
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -55,3 +56,36 @@ def test_a_remembered_item_detail_is_the_detail_made_afresh(details: list[ItemDe
         if maker is not None:
             other = Manufacturer(id=maker.id, name=renamed)
             assert _item_detail(item, other) == ItemDetail(**fields, manufacturer=other)
+
+
+def test_an_orders_items_and_its_kits_items_are_read_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a store that makes every detail (memory, PostgreSQL), the items an order shows (its own
+    lines' and its kits') are one read, and their manufacturers another: a round trip each on
+    PostgreSQL, however many kits and lines."""
+    from kitflow.domain.order import OrderItem, OrderKit, PlaceOrder
+    from kitflow.services.views import order_details
+    from kitflow_adapters.memory import MemoryStore
+    from kitflow_adapters.memory.store import _Items, _Manufacturers
+    from tests.contract.rows import new_customer, new_item, new_kit, new_patient, order
+
+    store = MemoryStore()
+    customer_id = new_customer(store)
+    patient = new_patient(store, customer_id)
+    items = [new_item(store).id for _ in range(4)]
+    kits = [new_kit(store, customer_id, items[:2]).id, new_kit(store, customer_id, items[1:3]).id]
+    with store.begin(write=True) as tx:
+        placed = tx.orders.add(order(customer_id, PlaceOrder(
+            patient_id=patient.id, order_items=(OrderItem(item_id=items[3]), OrderItem(item_id=items[0])),
+            order_kits=tuple(OrderKit(kit_id=k) for k in kits),
+        )))
+    reads: list[str] = []
+    for kind, repository in (("items", _Items), ("manufacturers", _Manufacturers)):
+        monkeypatch.setattr(
+            repository, "get_many",
+            lambda self, ids, *, _real=repository.get_many, _kind=kind: (reads.append(_kind), _real(self, ids))[1],
+        )
+    with store.begin() as tx:
+        (detail,) = order_details(tx, [placed])
+    assert sorted(reads) == ["items", "manufacturers"]
+    assert [line.item.id for line in detail.order_items] == [items[3], items[0]]
+    assert [[i.item.id for i in line.kit.kit_items] for line in detail.order_kits] == [items[:2], items[1:3]]

@@ -116,13 +116,17 @@ def order_details(
         },
     )
     sites = tx.sites.get_many(customer_id, {o.site_id for o in orders if o.site_id})
-    bundles = tx.derived(
-        "kit_detail",
-        customer_id,
-        {line.kit_id for o in orders for line in o.order_kits},
-        lambda ids: _kit_details_by_id(tx, _read(kits, ids, lambda m: tx.kits.get_many(customer_id, m)), items),
-    )
-    shown = _item_details_by_id(tx, {line.item_id for o in orders for line in o.order_items}, items)
+    lines = {line.item_id for o in orders for line in o.order_items}
+    made: dict[int, ItemDetail] = {}
+
+    def make_kits(ids: set[int]) -> dict[int, KitDetail]:
+        # the items of the kits made and of the orders' own lines, in one read
+        bundle = _read(kits, ids, lambda m: tx.kits.get_many(customer_id, m))
+        made.update(_item_details_by_id(tx, lines | {i.item_id for k in bundle.values() for i in k.kit_items}, items))
+        return {detail.id: detail for detail in kit_details(tx, list(bundle.values()), items=made)}
+
+    bundles = tx.derived("kit_detail", customer_id, {line.kit_id for o in orders for line in o.order_kits}, make_kits)
+    shown = made if lines <= made.keys() else _item_details_by_id(tx, lines, items)
     return [
         OrderDetail(
             id=order.id,
@@ -145,8 +149,3 @@ def order_details(
 
 def _item_details_by_id(tx: Transaction, ids: set[int], known: Mapping[int, Item]) -> Mapping[int, ItemDetail]:
     return tx.derived("item_detail", 0, ids, lambda missing: _items_by_id(tx, missing, known))
-
-
-def _kit_details_by_id(tx: Transaction, kits: Mapping[int, Kit], items: Mapping[int, Item]) -> dict[int, KitDetail]:
-    shown = _item_details_by_id(tx, {line.item_id for kit in kits.values() for line in kit.kit_items}, items)
-    return {detail.id: detail for detail in kit_details(tx, list(kits.values()), items=shown)}
