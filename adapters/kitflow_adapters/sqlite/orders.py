@@ -22,7 +22,7 @@ from kitflow.domain.order import (
 from kitflow.domain.paging import Page, PageSpec
 from kitflow_adapters.sqlite.codec import JsonColumn, ceil_ms, from_ms, to_json, to_ms
 from kitflow_adapters.sqlite.paging import Where
-from kitflow_adapters.sqlite.repository import Owned, by_ids, found, json_array, violates, with_id
+from kitflow_adapters.sqlite.repository import REFERENCE, Owned, by_ids, found, json_array, violates, with_id
 
 _ITEMS: Final = JsonColumn(tuple[OrderItem, ...])
 _KITS: Final = JsonColumn(tuple[OrderKit, ...])
@@ -39,7 +39,7 @@ _COLUMNS: Final = (
 )
 
 _GET: Final = (
-    f"SELECT {_COLUMNS}, (SELECT version FROM versions WHERE name = 'reference') FROM orders"
+    f"SELECT {_COLUMNS}, ({REFERENCE}) FROM orders"
     " WHERE id = ? AND customer_id = ?"
 )
 """A customer's order, with the ``reference`` version of the same snapshot: the entities it shows
@@ -48,7 +48,7 @@ _TOTAL: Final = "SELECT total FROM order_totals WHERE customer_id = ?"
 """The customer's number of orders, kept by triggers (migration 0003)."""
 _VERSION: Final = (
     "SELECT coalesce((SELECT version FROM order_totals WHERE customer_id = ?), 0),"
-    " (SELECT version FROM versions WHERE name = 'reference')"
+    f" ({REFERENCE})"
 )
 """The counters triggers keep (migration 0004_versions): the customer's orders, and what they show."""
 

@@ -19,12 +19,16 @@ from kitflow_adapters.sqlite.paging import Where, page
 S = TypeVar("S", bound=msgspec.Struct)
 
 
+REFERENCE: Final = "SELECT version FROM versions WHERE name = 'reference'"
+"""The ``reference`` version (migration 0004_versions): alone, or as a column beside other rows."""
+
+
 class Shown:
-    """Entities orders show (patients, sites, kits, items, manufacturers), remembered by the store
-    across transactions while the database's ``reference`` version (migration 0004_versions, bumped
-    by triggers in the transaction of any change to those tables) is the one they were read under.
-    A transaction compares the version of its own snapshot, so what it gets is what it would read.
-    Thread-safe; at most ``LIMIT`` entities (all forgotten when more come)."""
+    """Entities orders show (patients, sites, kits, items, manufacturers), and values made of them
+    (``Transaction.derived``), remembered by the store across transactions while the database's
+    ``reference`` version (bumped by triggers in the transaction of any change to those tables) is
+    the one they were read under. A transaction compares the version of its own snapshot, so what it
+    gets is what it would read. Thread-safe; at most ``LIMIT`` values (all forgotten when more come)."""
 
     LIMIT: ClassVar[int] = 4096
 

@@ -28,13 +28,12 @@ from kitflow_adapters.sqlite.identity import SqliteApiKeys, SqliteCustomers
 from kitflow_adapters.sqlite.orders import SqliteOrders
 from kitflow_adapters.sqlite.people import SqlitePatients, SqliteSites
 from kitflow_adapters.sqlite.records import SqliteIdempotencyRecords, SqliteSettings
-from kitflow_adapters.sqlite.repository import Shown, remembered
+from kitflow_adapters.sqlite.repository import REFERENCE, Shown, remembered
 from kitflow_adapters.sqlite.schema import migrate, pending
 
 
 T = TypeVar("T")
 _UNREAD: Final = -1
-_REFERENCE: Final = "SELECT version FROM versions WHERE name = 'reference'"
 
 
 class SqliteTransaction:
@@ -72,7 +71,7 @@ class SqliteTransaction:
     def reference(self) -> int | None:
         version = self._version
         if version == _UNREAD:
-            version = self._version = self._conn.execute(_REFERENCE).fetchone()[0]
+            version = self._version = self._conn.execute(REFERENCE).fetchone()[0]
         return version
 
     def read_reference(self, version: int) -> None:
