@@ -19,6 +19,7 @@ from kitflow.domain.identity import Principal, Role
 from kitflow.domain.ports import Clock, UnitOfWork
 from kitflow.services.access import authenticate
 from kitflow.services.idempotency import execute_once
+from kitflow_adapters.http.answer import JSON, Answer
 from kitflow_adapters.http.errors import PROBLEM_JSON, domain_error_body
 from kitflow_adapters.http.page_cache import PageCache
 from kitflow_adapters.http.parsing import read_body, text_header
@@ -27,7 +28,6 @@ from kitflow_adapters.http.rendering import to_wire
 W = TypeVar("W")
 T = TypeVar("T")
 
-JSON: Final = "application/json"
 API_KEY_HEADER: Final = b"impilo-api-key"
 IDEMPOTENCY_HEADER: Final = b"idempotency-key"
 REPLAYED_HEADER: Final = {"Idempotent-Replayed": "true"}
@@ -48,8 +48,8 @@ class Reply(msgspec.Struct, frozen=True):
     body: bytes
     kept: bytes | None = None
 
-    def response(self) -> Response[bytes]:
-        return Response(self.body, status_code=self.status, media_type=JSON)
+    def response(self) -> Answer:
+        return Answer(self.body, self.status)
 
 
 def fingerprint(method: str, path: str, raw: bytes) -> str:
@@ -145,7 +145,7 @@ class Api:
         if body is None:
             body = to_wire(make(), wire_type)
             self.pages.put(key, version, body, key_size=len(request.scope["query_string"]))
-        return Response(body, status_code=200, media_type=JSON)
+        return Answer(body)
 
     async def caller_and_body(
         self, request: Request, role: Role | None, wire_type: type[W]
@@ -162,7 +162,7 @@ class Api:
     @staticmethod
     def show(value: Any, wire_type: type[Any], status: int = 200) -> Response[Any]:
         """``value`` as a JSON response of ``wire_type``."""
-        return Response(to_wire(value, wire_type), status_code=status, media_type=JSON)
+        return Answer(to_wire(value, wire_type), status)
 
     @staticmethod
     def reply(value: Any, wire_type: type[Any], status: int, *, kept: Any = None) -> Reply:
@@ -216,9 +216,9 @@ class Api:
         if made and not outcome.replayed:
             return made[0].response()
         stored = outcome.response
-        return Response(
+        return Answer(
             stored.body,
-            status_code=stored.status,
+            stored.status,
             media_type=stored.content_type,
             headers=REPLAYED_HEADER if outcome.replayed else None,
         )

@@ -9,7 +9,7 @@ import re
 from typing import Final
 
 import msgspec
-from litestar import Request, Response
+from litestar import Request
 from litestar.exceptions import (
     HTTPException,
     MethodNotAllowedException,
@@ -31,6 +31,7 @@ from kitflow.domain.errors import (
     Unauthorized,
     Unavailable,
 )
+from kitflow_adapters.http.answer import Answer
 from kitflow_adapters.http.parsing import has_bad_path_id
 
 PROBLEM_JSON: Final = "application/problem+json"
@@ -151,13 +152,8 @@ def problem_response(
     detail: str,
     problems: tuple[FieldProblem, ...] | list[FieldError] = (),
     headers: dict[str, str] | None = None,
-) -> Response[bytes]:
-    return Response(
-        problem_body(status, code, detail, problems),
-        status_code=status,
-        media_type=PROBLEM_JSON,
-        headers=headers,
-    )
+) -> Answer:
+    return Answer(problem_body(status, code, detail, problems), status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def status_of(error: DomainError) -> int:
@@ -197,10 +193,9 @@ def _error_body(
 RETRY_AFTER: Final = {"Retry-After": "1"}
 
 
-def on_domain_error(request: Request, error: DomainError) -> Response[bytes]:
+def on_domain_error(request: Request, error: DomainError) -> Answer:
     status, body = domain_error_body(error)
-    headers = RETRY_AFTER if status == 503 else None
-    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    return Answer(body, status, media_type=PROBLEM_JSON, headers=RETRY_AFTER if status == 503 else None)
 
 
 _LITESTAR_DETAILS: Final[dict[type[HTTPException], str]] = {
@@ -212,7 +207,7 @@ _LITESTAR_DETAILS: Final[dict[type[HTTPException], str]] = {
 }
 
 
-def on_http_exception(request: Request, error: HTTPException) -> Response[bytes]:
+def on_http_exception(request: Request, error: HTTPException) -> Answer:
     """Litestar's own errors as problems; a wrong method on a path with a bad id is a 404."""
     status = error.status_code
     if isinstance(error, MethodNotAllowedException) and has_bad_path_id(request):
@@ -230,7 +225,7 @@ def on_http_exception(request: Request, error: HTTPException) -> Response[bytes]
     return problem_response(status, code, detail, problems, headers=headers)
 
 
-def on_unexpected(request: Request, error: Exception) -> Response[bytes]:
+def on_unexpected(request: Request, error: Exception) -> Answer:
     """Any other error: logged with its traceback, answered 500 without one."""
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
     return problem_response(500, "internal_error", "an unexpected error occurred; it has been logged")

@@ -9,7 +9,7 @@ from litestar import Request, Response, get, route
 from litestar.enums import HttpMethod
 from litestar.handlers import HTTPRouteHandler
 
-from kitflow_adapters.http.endpoint import JSON
+from kitflow_adapters.http.answer import Answer
 from kitflow_adapters.http.errors import problem_response
 from kitflow_adapters.http.openapi import documented
 from kitflow_adapters.http.parsing import has_bad_path_id
@@ -22,7 +22,7 @@ def service_routes() -> list[HTTPRouteHandler]:
     @get("/health", sync_to_thread=False, **documented(public=True))
     def health() -> Response[HealthOut]:
         """Whether the server is up; needs no key."""
-        return Response(_OK, media_type=JSON)
+        return Answer(_OK)
 
     return [health]
 
