@@ -108,3 +108,28 @@ def test_a_database_from_a_newer_kitflow_is_refused(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(SchemaTooNew, match="9999_future"):
         SqliteStore(path)
+
+
+def _page_size(path: Path) -> int:
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute("PRAGMA page_size").fetchone()[0])
+
+
+def test_a_new_database_has_kitflows_page_size_and_an_older_file_keeps_its_own(tmp_path: Path) -> None:
+    from kitflow_adapters.sqlite.connection import PAGE_SIZE
+
+    fresh = SqliteStore(str(tmp_path / "new.db"))
+    new_patient(fresh, new_customer(fresh))
+    fresh.close()
+    assert _page_size(tmp_path / "new.db") == PAGE_SIZE != 4096
+
+    conn = _older(tmp_path / "old.db", before="0002_name_search")  # made with SQLite's default pages
+    conn.close()
+    assert _page_size(tmp_path / "old.db") == 4096
+    older = SqliteStore(str(tmp_path / "old.db"))
+    customer_id = new_customer(older)
+    patient_id = new_patient(older, customer_id).id
+    with older.begin() as tx:
+        assert tx.patients.get(customer_id, patient_id).id == patient_id
+    older.close()
+    assert _page_size(tmp_path / "old.db") == 4096

@@ -23,6 +23,11 @@ BUSY_TIMEOUT: Final = 5.0
 LOCK_TIMEOUT: Final = 120.0
 """Seconds the store keeps retrying to take the write lock before it gives up with StoreBusy."""
 SYNCHRONOUS: Final = ("OFF", "NORMAL", "FULL", "EXTRA")
+PAGE_SIZE: Final = 2048
+"""Bytes per page of a database Kitflow creates (SQLite's default is 4096). A commit writes each
+page it changed whole to the WAL, checksummed: a create changes eight (the order's row, five
+indexes, the external id, the totals), so half-size pages halve what every write copies, sums and
+later checkpoints (docs/performance.md). An existing file keeps the size it was made with."""
 
 
 class StoreBusy(Unavailable):
@@ -57,6 +62,7 @@ def connect(path: str, *, synchronous: str) -> sqlite3.Connection:
 def use_wal(conn: sqlite3.Connection, *, timeout: float = LOCK_TIMEOUT) -> None:
     """Put the database in WAL mode (persistent: done once per file). Raises RuntimeError when the
     file system cannot hold a WAL database, StoreBusy when the database stays locked."""
+    conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # takes effect only on a file with no page yet
     mode = retrying(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone()[0], timeout=timeout)
     if mode != "wal":
         raise RuntimeError(f"the database cannot use WAL mode (journal mode is {mode!r})")
