@@ -89,6 +89,14 @@ class Api:
         ``run``. (Litestar's own ``sync_to_thread`` breaks on a path whose handlers are registered one
         by one: registered again, the handler is wrapped twice and answers a coroutine, a 500.)"""
 
+        if not self.offload:  # (a coroutine and a closure less a request: see ``run``)
+
+            @functools.wraps(handler)
+            async def local_handler(request: Request) -> T:
+                return handler(request)
+
+            return local_handler
+
         @functools.wraps(handler)
         async def offloaded_handler(request: Request) -> T:
             return await self.run(lambda: handler(request))

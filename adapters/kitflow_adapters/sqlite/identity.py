@@ -66,7 +66,7 @@ class SqliteApiKeys(Repository):
             raise
 
     def find(self, prefix: str) -> ApiKey | None:
-        row = self._conn.execute(
+        row = self._tx.cursor.execute(
             "SELECT prefix, digest, role, customer_id, created_at, revoked_at FROM api_keys WHERE prefix = ?",
             (prefix,),
         ).fetchone()

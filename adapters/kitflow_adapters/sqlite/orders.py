@@ -143,7 +143,7 @@ class SqliteOrders(Owned):
 
     def get(self, customer_id: int | None, order_id: int) -> Order:
         if customer_id is not None:
-            row = found(self._conn.execute(_GET, (order_id, customer_id)).fetchone(), self.what)
+            row = found(self._tx.cursor.execute(_GET, (order_id, customer_id)).fetchone(), self.what)
             self._tx.read_reference(row[14])
             return _order(row)
         row = self._conn.execute(f"SELECT {_COLUMNS} FROM orders WHERE id = ?", (order_id,)).fetchone()
@@ -186,5 +186,5 @@ class SqliteOrders(Owned):
         return self._page(clause, spec, total_sql=(_TOTAL, (customer_id,)) if unfiltered else None)
 
     def version(self, customer_id: int) -> tuple[int, int]:
-        orders, shown = self._conn.execute(_VERSION, (customer_id,)).fetchone()
+        orders, shown = self._tx.cursor.execute(_VERSION, (customer_id,)).fetchone()
         return orders, shown

@@ -41,14 +41,15 @@ class SqliteTransaction:
     ``write`` tells whether it is a write transaction."""
 
     __slots__ = (
-        "write", "makers", "shown", "_conn", "_version", "customers", "keys", "patients", "sites",
+        "write", "makers", "shown", "cursor", "_conn", "_version", "customers", "keys", "patients", "sites",
         "manufacturers", "items", "kits", "orders", "idempotency", "settings",
     )
 
-    def __init__(self, conn: sqlite3.Connection, shown: Shown) -> None:
+    def __init__(self, conn: sqlite3.Connection, shown: Shown, cursor: sqlite3.Cursor) -> None:
         self.write = False
         self.makers: dict[int, Manufacturer] = {}
         self.shown = shown
+        self.cursor = cursor
         self._conn = conn
         self._version: int | None = _UNREAD
         self.customers = SqliteCustomers(conn, self)
@@ -71,7 +72,7 @@ class SqliteTransaction:
     def reference(self) -> int | None:
         version = self._version
         if version == _UNREAD:
-            version = self._version = self._conn.execute(REFERENCE).fetchone()[0]
+            version = self._version = self.cursor.execute(REFERENCE).fetchone()[0]
         return version
 
     def read_reference(self, version: int) -> None:
@@ -97,7 +98,7 @@ class _Link:
     def __init__(self, conn: sqlite3.Connection, generation: int, shown: Shown) -> None:
         self.conn = conn
         self.control = conn.cursor()  # runs BEGIN and COMMIT: kept, not made for each
-        self.tx = SqliteTransaction(conn, shown)
+        self.tx = SqliteTransaction(conn, shown, self.control)
         self.open = False
         self.generation = generation
 

@@ -115,7 +115,8 @@ def order_details(
             for p in patient_details(tx, list(_read(patients, ids, lambda m: tx.patients.get_many(customer_id, m)).values()))
         },
     )
-    sites = tx.sites.get_many(customer_id, {o.site_id for o in orders if o.site_id})
+    site_ids = {o.site_id for o in orders if o.site_id}
+    sites = tx.sites.get_many(customer_id, site_ids) if site_ids else _NONE
     lines = {line.item_id for o in orders for line in o.order_items}
     made: dict[int, ItemDetail] = {}
 
@@ -134,8 +135,8 @@ def order_details(
             patient=people.get(order.patient_id) if order.patient_id else None,
             site=sites.get(order.site_id) if order.site_id else None,
             current_status=order.current_status,
-            order_items=tuple(OrderItemDetail(item=shown[l.item_id], count=l.count) for l in order.order_items),
-            order_kits=tuple(OrderKitDetail(kit=bundles[l.kit_id], count=l.count) for l in order.order_kits),
+            order_items=tuple([OrderItemDetail(item=shown[l.item_id], count=l.count) for l in order.order_items]),
+            order_kits=tuple([OrderKitDetail(kit=bundles[l.kit_id], count=l.count) for l in order.order_kits]),
             order_events=order.order_events,
             order_notes=order.order_notes,
             tracking_numbers=order.tracking_numbers,
