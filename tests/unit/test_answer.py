@@ -54,3 +54,26 @@ def test_an_answer_sends_the_events_of_the_same_litestar_response(
 
 def test_an_answer_is_a_response_so_handlers_keep_their_annotations() -> None:
     assert isinstance(Answer(b"{}"), Response)
+
+
+def test_headers_a_route_adds_are_sent_as_litestar_sends_them() -> None:
+    """Kitflow's routes add no headers, cookies or background tasks; if one did, an Answer would
+    take Litestar's way and keep them, rather than drop them."""
+    request: Request[Any, Any, Any] = Request(dict(_SCOPE))
+    added = {"X-Route": "yes"}
+    expected = _events(Response(b"{}", status_code=201).to_asgi_response(app=None, request=request, headers=added))
+    assert _events(Answer(b"{}", 201).to_asgi_response(app=None, request=request, headers=added)) == expected
+    assert (b"x-route", b"yes") in expected[0]["headers"]
+
+
+def test_an_answer_changed_before_it_is_sent_sends_what_it_holds_then() -> None:
+    answer = Answer(b"{}", 200, headers={"A": "1"})
+    answer.content = b'{"changed":true}'
+    answer.headers["B"] = "2"
+    request: Request[Any, Any, Any] = Request(dict(_SCOPE))
+    expected = _events(
+        Response(b'{"changed":true}', status_code=200, media_type=JSON, headers={"A": "1", "B": "2"}).to_asgi_response(
+            app=None, request=request
+        )
+    )
+    assert _events(answer.to_asgi_response(app=None, request=request)) == expected

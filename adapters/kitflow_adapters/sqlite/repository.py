@@ -80,8 +80,9 @@ class Shown:
 class Writable(Protocol):
     write: bool
     cursor: sqlite3.Cursor
-    """The connection's kept cursor, for a statement whose rows are read at once (``fetchone``): no
-    cursor is made and freed for it (``Connection.execute`` makes one each time)."""
+    """The connection's kept cursor, for a statement that gives at most one row, read at once with
+    ``fetchone`` (a statement left with rows unread would hold its snapshot until the cursor's next
+    statement): no cursor is made and freed for it, as ``Connection.execute`` does each time."""
     makers: dict[int, Any]
     """Manufacturers read with their items in this transaction, by id (see ``SqliteItems.get_many``)."""
     shown: Shown
