@@ -6,6 +6,11 @@ response bytes (the bodies are captured from Kitflow in the same run). Kitflow's
 as ratios to it. Served by uvicorn with the settings ``kitflow serve`` uses (one worker, loop and
 HTTP implementation ``auto``, no access log).
 
+It answers the way a minimal app does (returning its bytes, Litestar making the response). Kitflow
+sends its bytes with ``kitflow_adapters.http.answer.Answer``, which skips the second response object
+Litestar builds on that path: part of what the ceiling pays a request Kitflow does not
+(docs/performance.md, item 24).
+
 ``python -m bench.ceiling --port P --bodies FILE`` where FILE is a JSON object of bodies by name:
 ``order``, ``page1``, ``page800``, ``cursor_page``, ``created``, ``invalid``.
 """
