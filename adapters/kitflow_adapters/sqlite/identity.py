@@ -47,6 +47,7 @@ class SqliteApiKeys(Repository):
     __slots__ = ()
 
     def add(self, key: ApiKey) -> None:
+        self._tx.forget_keys()
         try:
             self._writing().execute(
                 "INSERT INTO api_keys (prefix, digest, role, customer_id, created_at, revoked_at)"
@@ -73,6 +74,7 @@ class SqliteApiKeys(Repository):
         return None if row is None else _api_key(row)
 
     def revoke(self, prefix: str, at: dt.datetime) -> None:
+        self._tx.forget_keys()
         cur = self._writing().execute("UPDATE api_keys SET revoked_at = ? WHERE prefix = ?", (to_ms(at), prefix))
         if cur.rowcount == 0:
             found(None, "key")

@@ -101,6 +101,10 @@ class Writable(Protocol):
         """Note that this transaction writes to a table orders show."""
         ...
 
+    def forget_keys(self) -> None:
+        """Note that this transaction writes a key: the keys its connection kept are forgotten."""
+        ...
+
 
 class Repository:
     """A repository bound to one connection and the transaction open on it."""

@@ -294,6 +294,13 @@ def _partial_order_indexes(db: Database) -> None:
     )
 
 
+@_migration("0006_key_version")
+def _key_version(db: Database) -> None:
+    """A ``keys`` version in ``versions``, bumped by triggers in the transaction of any change to
+    ``api_keys``: a connection keeps the keys it has read while that version holds (``store``)."""
+    _run(db, "INSERT INTO versions (name, version) VALUES ('keys', 0);" + _bump("api_keys", "keys"))
+
+
 class SchemaTooNew(RuntimeError):
     """The database was migrated by a newer Kitflow than this one."""
 

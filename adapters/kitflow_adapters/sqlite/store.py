@@ -34,6 +34,10 @@ from kitflow_adapters.sqlite.schema import migrate, pending
 
 T = TypeVar("T")
 _UNREAD: Final = -1
+_DATA_VERSION: Final = "PRAGMA data_version"
+_KEYS_VERSION: Final = "SELECT version FROM versions WHERE name = 'keys'"
+KNOWN_KEYS: Final = 1024
+"""Keys a connection keeps at most (found ones only: an unknown prefix is read each time)."""
 
 
 class SqliteTransaction:
@@ -41,8 +45,10 @@ class SqliteTransaction:
     ``write`` tells whether it is a write transaction."""
 
     __slots__ = (
-        "write", "makers", "shown", "cursor", "_conn", "_version", "customers", "keys", "patients", "sites",
-        "manufacturers", "items", "kits", "orders", "idempotency", "settings",
+        "write", "makers", "shown", "cursor", "_conn", "_version", "_known", "_data_version", "_keys_version",
+        "_wrote_keys",
+        "customers", "keys", "patients", "sites", "manufacturers", "items", "kits", "orders", "idempotency",
+        "settings",
     )
 
     def __init__(self, conn: sqlite3.Connection, shown: Shown, cursor: sqlite3.Cursor) -> None:
@@ -52,6 +58,10 @@ class SqliteTransaction:
         self.cursor = cursor
         self._conn = conn
         self._version: int | None = _UNREAD
+        self._known: dict[str, ApiKey] = {}
+        self._data_version: int | None = None
+        self._keys_version: int | None = None
+        self._wrote_keys = False
         self.customers = SqliteCustomers(conn, self)
         self.keys = SqliteApiKeys(conn, self)
         self.patients = SqlitePatients(conn, self)
@@ -68,6 +78,7 @@ class SqliteTransaction:
         self.write = write
         self.makers.clear()
         self._version = _UNREAD
+        self._wrote_keys = False
 
     def reference(self) -> int | None:
         version = self._version
@@ -81,6 +92,37 @@ class SqliteTransaction:
 
     def changed_shown(self) -> None:
         self._version = None
+
+    def known_key(self, prefix: str) -> ApiKey | None:
+        """The key with ``prefix`` as a read would find it now (see ``SqliteStore.find_key``): kept
+        from an earlier read while no other connection has committed (``PRAGMA data_version``, a
+        statement that reads no table), or while the ``keys`` version (bumped by triggers with any
+        change to ``api_keys``) is the one it was read under; this connection's own key writes
+        forget every kept key (``forget_keys``), and inside the transaction that wrote them nothing
+        is kept (it may yet roll back)."""
+        if self._wrote_keys and self._conn.in_transaction:
+            return self.keys.find(prefix)
+        cursor = self.cursor
+        data_version = cursor.execute(_DATA_VERSION).fetchone()[0]
+        if data_version != self._data_version:
+            keys_version = cursor.execute(_KEYS_VERSION).fetchone()[0]
+            if keys_version != self._keys_version:
+                self._known.clear()
+                self._keys_version = keys_version
+            self._data_version = data_version
+        record = self._known.get(prefix)
+        if record is None:
+            record = self.keys.find(prefix)
+            if record is not None and len(self._known) < KNOWN_KEYS:
+                self._known[prefix] = record
+        return record
+
+    def forget_keys(self) -> None:
+        """This connection writes a key: forget the kept ones, and read the ``keys`` version again
+        next time (its own commits leave ``data_version`` as it was)."""
+        self._known.clear()
+        self._data_version = self._keys_version = None
+        self._wrote_keys = True
 
     def derived(
         self, kind: str, scope: int, ids: Collection[int], make: Callable[[set[int]], Mapping[int, T]]
@@ -241,9 +283,12 @@ class SqliteStore:
         checkpointer.wrote()
 
     def find_key(self, prefix: str) -> ApiKey | None:
-        """See ``UnitOfWork.find_key``: outside a transaction, one statement in autocommit (its own
-        snapshot), without the ``BEGIN`` and ``COMMIT`` a read transaction costs."""
-        return self._thread_link().tx.keys.find(prefix)
+        """See ``UnitOfWork.find_key``: the thread's connection keeps the keys it has read while no
+        change to ``api_keys`` can have been committed since (``SqliteTransaction.known_key``), so a
+        request checks that with ``PRAGMA data_version`` instead of reading the key's row; outside
+        a transaction, in autocommit (its own snapshot), without the ``BEGIN`` and ``COMMIT`` a read
+        transaction costs."""
+        return self._thread_link().tx.known_key(prefix)
 
     def _thread_link(self) -> _Link:
         link: _Link | None = getattr(self._local, "link", None)

@@ -1,0 +1,165 @@
+"""The SQLite store keeps the API keys a connection has read (``SqliteStore.find_key``) while no
+change to ``api_keys`` can have been committed since: a key issued or revoked anywhere (this
+thread, another thread, another connection to the file as another process has) is seen by the next
+request, exactly as a read of its row would see it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import suppress
+from pathlib import Path
+
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kitflow.domain.errors import NotFound, Unauthorized
+from kitflow.domain.identity import OPERATOR, ApiKey, Principal
+from kitflow.services import access
+from kitflow.services.clock import SystemClock
+from kitflow_adapters.sqlite import SqliteStore
+from tests.contract.rows import new_customer
+
+CLOCK = SystemClock()
+
+
+class _Files(msgspec.Struct):
+    server: SqliteStore
+    """The store requests are authenticated on."""
+    elsewhere: SqliteStore
+    """Another store on the same file: another connection, as another process (the CLI) has."""
+    customer: int
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> Iterator[_Files]:
+    path = str(tmp_path / "kitflow.db")
+    server, elsewhere = SqliteStore(path), SqliteStore(path)
+    yield _Files(server=server, elsewhere=elsewhere, customer=new_customer(server))
+    server.close()
+    elsewhere.close()
+
+
+def _issue(store: SqliteStore, customer: int) -> str:
+    return access.issue_key(customer, caller=OPERATOR, uow=store, clock=CLOCK)
+
+
+def _revoke(store: SqliteStore, secret: str) -> None:
+    access.revoke_key(secret[:8], caller=OPERATOR, uow=store, clock=CLOCK)
+
+
+def _on_thread(work: object) -> None:
+    """``work()`` on a new thread (its own connection to the store), to its end."""
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()  # type: ignore[operator]
+        except BaseException as error:  # noqa: BLE001 - handed to the test's thread
+            failed.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]
+
+
+def _who(store: SqliteStore, secret: str) -> Principal:
+    return access.authenticate(secret, uow=store)
+
+
+def _row(files: _Files, prefix: str) -> ApiKey | None:
+    """The key's row as a new connection reads it."""
+    fresh = SqliteStore(files.elsewhere.path)
+    try:
+        with fresh.begin() as tx:
+            return tx.keys.find(prefix)
+    finally:
+        fresh.close()
+
+
+@pytest.mark.parametrize("where", ["this thread", "another thread", "another connection"])
+def test_a_key_revoked_anywhere_is_refused_by_the_next_request(files: _Files, where: str) -> None:
+    secret = _issue(files.server, files.customer)
+    assert _who(files.server, secret).customer_id == files.customer  # read, and kept
+    assert _who(files.server, secret).customer_id == files.customer  # from what was kept
+    if where == "this thread":
+        _revoke(files.server, secret)
+    elif where == "another thread":
+        _on_thread(lambda: _revoke(files.server, secret))
+    else:
+        _revoke(files.elsewhere, secret)
+    with pytest.raises(Unauthorized):
+        _who(files.server, secret)
+    with files.server.begin(), pytest.raises(Unauthorized):  # inside a read transaction too
+        _who(files.server, secret)
+
+
+def test_a_key_issued_elsewhere_is_accepted_at_once(files: _Files) -> None:
+    first = _issue(files.server, files.customer)
+    _who(files.server, first)
+    second = _issue(files.elsewhere, files.customer)
+    assert _who(files.server, second).customer_id == files.customer
+    assert _who(files.server, first).customer_id == files.customer
+
+
+def test_a_kept_key_is_not_read_again_while_others_write_other_tables(files: _Files) -> None:
+    secret = _issue(files.server, files.customer)
+    _who(files.server, secret)
+    statements: list[str] = []
+    conn = files.server._thread_link().conn  # noqa: SLF001 - what the store runs on this thread
+    conn.set_trace_callback(statements.append)
+    try:
+        new_customer(files.elsewhere, "Other")  # another connection commits: data_version moves
+        _who(files.server, secret)
+        _who(files.server, secret)
+    finally:
+        conn.set_trace_callback(None)
+    assert not [s for s in statements if "api_keys" in s], statements
+    assert sum("name = 'keys'" in s for s in statements) == 1, statements  # checked once, after the commit
+
+
+_ACTIONS = st.lists(
+    st.tuples(
+        st.sampled_from(["issue", "revoke", "other write", "check"]),
+        st.sampled_from(["server", "server, another thread", "elsewhere"]),
+        st.integers(min_value=0, max_value=3),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(actions=_ACTIONS)
+def test_find_key_always_answers_what_a_read_of_the_row_answers(tmp_path_factory: pytest.TempPathFactory,
+                                                                actions: list[tuple[str, str, int]]) -> None:
+    path = str(tmp_path_factory.mktemp("keys") / "kitflow.db")
+    server, elsewhere = SqliteStore(path), SqliteStore(path)
+    files = _Files(server=server, elsewhere=elsewhere, customer=new_customer(server))
+    try:
+        secrets = [_issue(server, files.customer)]
+        for action, where, pick in actions:
+            store = elsewhere if where == "elsewhere" else server
+            secret = secrets[pick % len(secrets)]
+
+            def act(action: str = action, store: SqliteStore = store, secret: str = secret) -> None:
+                if action == "issue":
+                    secrets.append(_issue(store, files.customer))
+                elif action == "revoke":
+                    with suppress(NotFound):  # revoked before: nothing changes
+                        _revoke(store, secret)
+                elif action == "other write":
+                    new_customer(store, "Other")
+
+            if where == "server, another thread":
+                _on_thread(act)
+            else:
+                act()
+            for known in secrets:  # every key, as the server's connection finds it, against its row
+                assert server.find_key(known[:8]) == _row(files, known[:8])
+    finally:
+        server.close()
+        elsewhere.close()
