@@ -32,6 +32,10 @@ _NOTES: Final = JsonColumn(tuple[OrderNote, ...])
 _TRACKING: Final = JsonColumn(tuple[TrackingNumber, ...])
 _STATUS: Final = {status.value: status for status in OrderStatus}
 _SHIPPING: Final = {option.value: option for option in ShippingOption}
+_TEXT: Final[dict[OrderStatus | ShippingOption, str]] = {
+    member: member.value for members in (OrderStatus, ShippingOption) for member in members
+}
+"""Each status's and shipping option's stored text (an enum's ``value`` is a slow property)."""
 
 _COLUMNS: Final = (
     "id, customer_id, patient_id, site_id, status, shipping_option, items, kits, external_ids, events, notes,"
@@ -89,8 +93,8 @@ class SqliteOrders(Owned):
                 order.customer_id,
                 order.patient_id,
                 order.site_id,
-                order.current_status.value,
-                order.shipping_option.value,
+                _TEXT[order.current_status],
+                _TEXT[order.shipping_option],
                 to_json(order.order_items),
                 to_json(order.order_kits),
                 to_json(order.external_order_ids),
@@ -130,7 +134,7 @@ class SqliteOrders(Owned):
         cur = self._writing().execute(
             "UPDATE orders SET status = ?, events = ?, tracking = ?, updated_at = ? WHERE id = ? AND customer_id = ?",
             (
-                order.current_status.value,
+                _TEXT[order.current_status],
                 to_json(order.order_events),
                 to_json(order.tracking_numbers),
                 to_ms(order.updated_at),

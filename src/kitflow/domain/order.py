@@ -17,6 +17,7 @@ from kitflow.domain.values import (
     MAX_COUNT,
     MAX_ID,
     MAX_NOTE,
+    MAX_TEXT,
     CustomerId,
     ItemId,
     KitId,
@@ -127,18 +128,8 @@ class PlaceOrder(msgspec.Struct, frozen=True, kw_only=True):
             check(False, f"at most {MAX_EXTERNAL_IDS} external order ids", field="external_order_ids")
         normalise(
             self,
-            external_order_ids=tuple(
-                [
-                    text(value, field=f"external_order_ids[{i}]")
-                    for i, value in enumerate(self.external_order_ids)
-                ]
-            ),
-            order_notes=tuple(
-                [
-                    text(note, field=f"order_notes[{i}].note", limit=MAX_NOTE)
-                    for i, note in enumerate(self.order_notes)
-                ]
-            ),
+            external_order_ids=_texts(self.external_order_ids, "external_order_ids[{}]", MAX_TEXT),
+            order_notes=_texts(self.order_notes, "order_notes[{}].note", MAX_NOTE),
             shipping_option=_shipping(self.shipping_option),
         )
         # 2. structure
@@ -168,8 +159,18 @@ def _shipping(option: str) -> ShippingOption:
     return option if type(option) is ShippingOption else ShippingOption(option)
 
 
+def _texts(values: Sequence[str], field: str, limit: int) -> tuple[str, ...]:
+    """Each of ``values`` as ``text`` gives it, ``field`` formatted with its index: ``text`` (and
+    the path) only for a value that fails, as ``_plain_line`` does for lines."""
+    trimmed = tuple([value.strip() for value in values])
+    for index, value in enumerate(trimmed):
+        if not value or len(value) > limit:
+            text(values[index], field=field.format(index), limit=limit)
+    return trimmed
+
+
 def _no_repeats(values: Sequence[object], field: str, attribute: str | None, what: str) -> None:
-    if len(set(values)) == len(values):
+    if len(values) < 2 or len(set(values)) == len(values):
         return
     seen: set[object] = set()
     for index, value in enumerate(values):

@@ -74,9 +74,10 @@ def email(value: str | None, *, field: str = "email") -> str | None:
 
 def utc(moment: dt.datetime) -> dt.datetime:
     """``moment`` in UTC with millisecond precision (naive means UTC)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
-    moment = moment.astimezone(dt.timezone.utc)
+    if moment.tzinfo is not dt.timezone.utc:  # (the clock's times are UTC already)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.timezone.utc)
+        moment = moment.astimezone(dt.timezone.utc)
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 

@@ -53,24 +53,30 @@ def _check_lines(
     wanted = {line.item_id for line in command.order_items}
     wanted |= {item_id for kit in kits.values() for item_id in kit.item_ids}
     items = tx.items.get_many(wanted)
-    for index, line in enumerate(command.order_items):
-        field = f"order_items[{index}].item_id"
+    for index, line in enumerate(command.order_items):  # (a field's path is made only for an error)
         item = items.get(line.item_id)
         if item is None:
-            raise RuleBroken("item_does_not_exist", f"item {line.item_id} does not exist", field=field)
+            raise RuleBroken(
+                "item_does_not_exist", f"item {line.item_id} does not exist", field=f"order_items[{index}].item_id"
+            )
         if not item.orderable:
-            raise RuleBroken("item_not_orderable", f"item {item.id} is not orderable", field=field)
+            raise RuleBroken(
+                "item_not_orderable", f"item {item.id} is not orderable", field=f"order_items[{index}].item_id"
+            )
     for index, kit_line in enumerate(command.order_kits):
-        field = f"order_kits[{index}].kit_id"
         kit = kits.get(kit_line.kit_id)
         if kit is None:
-            raise RuleBroken("kit_does_not_exist", f"kit {kit_line.kit_id} does not exist", field=field)
+            raise RuleBroken(
+                "kit_does_not_exist", f"kit {kit_line.kit_id} does not exist", field=f"order_kits[{index}].kit_id"
+            )
         if kit.archived:
-            raise RuleBroken("kit_archived", f"kit {kit.id} is archived", field=field)
+            raise RuleBroken("kit_archived", f"kit {kit.id} is archived", field=f"order_kits[{index}].kit_id")
         for item_id in kit.item_ids:
             if not items[item_id].orderable:
                 raise RuleBroken(
-                    "item_not_orderable", f"item {item_id} of kit {kit.id} is not orderable", field=field
+                    "item_not_orderable",
+                    f"item {item_id} of kit {kit.id} is not orderable",
+                    field=f"order_kits[{index}].kit_id",
                 )
     return kits, items
 
