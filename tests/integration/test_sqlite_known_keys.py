@@ -5,9 +5,11 @@ request, exactly as a read of its row would see it."""
 
 from __future__ import annotations
 
+import re
+import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import suppress
+from contextlib import closing, suppress
 from pathlib import Path
 
 import msgspec
@@ -19,6 +21,7 @@ from kitflow.domain.errors import NotFound, Unauthorized
 from kitflow.domain.identity import OPERATOR, ApiKey, Principal
 from kitflow.services import access
 from kitflow.services.clock import SystemClock
+from kitflow_adapters import sqlite as sqlite_adapter
 from kitflow_adapters.sqlite import SqliteStore
 from tests.contract.rows import new_customer
 
@@ -120,6 +123,63 @@ def test_a_kept_key_is_not_read_again_while_others_write_other_tables(files: _Fi
         conn.set_trace_callback(None)
     assert not [s for s in statements if "api_keys" in s], statements
     assert sum("name = 'keys'" in s for s in statements) == 1, statements  # checked once, after the commit
+
+
+def test_a_file_restored_while_serving_cannot_bring_back_a_kept_keys_version(files: _Files, tmp_path: Path) -> None:
+    """An online restore (SQLite's backup API, as the shell's ``.restore`` does) takes the file back
+    to an older state; a key change after it must still be seen (the version is random, not counted)."""
+    path = files.server.path
+    first = _issue(files.server, files.customer)
+    backup = str(tmp_path / "backup.db")
+    with closing(sqlite3.connect(path)) as source, closing(sqlite3.connect(backup)) as target:
+        source.backup(target)
+    second = _issue(files.server, files.customer)  # one key change after the backup
+    assert _who(files.server, first) and _who(files.server, second)  # both kept
+    with closing(sqlite3.connect(backup)) as source, closing(sqlite3.connect(path)) as target:
+        source.backup(target)  # back to before the second key
+    _revoke(files.elsewhere, first)  # one key change after the restore
+    with pytest.raises(Unauthorized):
+        _who(files.server, first)
+    with pytest.raises(Unauthorized):
+        _who(files.server, second)  # not in the restored file
+
+
+def test_a_file_without_the_key_triggers_has_its_keys_read_each_time(tmp_path: Path) -> None:
+    """A file whose ``api_keys`` lost migration 0006's triggers (a table rebuilt by hand) keeps no
+    key: the version would not move."""
+    path = str(tmp_path / "kitflow.db")
+    SqliteStore(path).close()
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        conn.execute("DROP TRIGGER versions_api_keys_update")
+    server, elsewhere = SqliteStore(path), SqliteStore(path)
+    try:
+        secret = _issue(server, new_customer(server))
+        _who(server, secret)
+        _revoke(elsewhere, secret)
+        with pytest.raises(Unauthorized):
+            _who(server, secret)
+    finally:
+        server.close()
+        elsewhere.close()
+
+
+def test_a_file_without_the_keys_version_still_answers(files: _Files) -> None:
+    secret = _issue(files.server, files.customer)
+    with closing(sqlite3.connect(files.server.path, isolation_level=None)) as conn:
+        conn.execute("DELETE FROM versions WHERE name = 'keys'")
+    assert _who(files.server, secret).customer_id == files.customer
+    _revoke(files.elsewhere, secret)
+    with pytest.raises(Unauthorized):
+        _who(files.server, secret)
+
+
+def test_only_the_key_repository_writes_api_keys() -> None:
+    """Its writes are what make a connection forget the keys it kept (``forget_keys``): no other
+    statement of the SQLite adapter may change ``api_keys``."""
+    folder = Path(sqlite_adapter.__file__).parent
+    writes = re.compile(r"(INSERT\s+(OR\s+\w+\s+)?INTO|REPLACE\s+INTO|UPDATE|DELETE\s+FROM)\s+api_keys\b", re.IGNORECASE)
+    writers = {file.name for file in folder.glob("*.py") if writes.search(file.read_text())}
+    assert writers == {"identity.py"}, writers
 
 
 _ACTIONS = st.lists(

@@ -44,10 +44,17 @@ def _api_key(row: Any) -> ApiKey:
 
 
 class SqliteApiKeys(Repository):
+    """The one writer of ``api_keys``: every write makes the connection forget the keys it kept
+    (``SqliteTransaction.known_key``)."""
+
     __slots__ = ()
 
-    def add(self, key: ApiKey) -> None:
+    def _writing(self) -> sqlite3.Connection:
+        conn = super()._writing()
         self._tx.forget_keys()
+        return conn
+
+    def add(self, key: ApiKey) -> None:
         try:
             self._writing().execute(
                 "INSERT INTO api_keys (prefix, digest, role, customer_id, created_at, revoked_at)"
@@ -74,7 +81,6 @@ class SqliteApiKeys(Repository):
         return None if row is None else _api_key(row)
 
     def revoke(self, prefix: str, at: dt.datetime) -> None:
-        self._tx.forget_keys()
         cur = self._writing().execute("UPDATE api_keys SET revoked_at = ? WHERE prefix = ?", (to_ms(at), prefix))
         if cur.rowcount == 0:
             found(None, "key")

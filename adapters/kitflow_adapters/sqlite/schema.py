@@ -239,12 +239,12 @@ _SHOWN_BY_ORDERS: Final = ("patients", "sites", "manufacturers", "items", "kits"
 """The tables whose rows an order shows, besides its own."""
 
 
-def _bump(table: str, version: str = "reference") -> str:
-    """Triggers on every change to ``table`` that bump the ``versions`` row ``version``."""
+def _bump(table: str, version: str = "reference", to: str = "version + 1") -> str:
+    """Triggers on every change to ``table`` that set the ``versions`` row ``version`` to ``to``."""
     return "".join(
         f"""
         CREATE TRIGGER versions_{table}_{event.lower()} AFTER {event} ON {table} BEGIN
-            UPDATE versions SET version = version + 1 WHERE name = '{version}';
+            UPDATE versions SET version = {to} WHERE name = '{version}';
         END;"""
         for event in ("INSERT", "UPDATE", "DELETE")
     )
@@ -294,11 +294,22 @@ def _partial_order_indexes(db: Database) -> None:
     )
 
 
+_KEY_TRIGGERS: Final = tuple(f"versions_api_keys_{event}" for event in ("insert", "update", "delete"))
+
+
 @_migration("0006_key_version")
 def _key_version(db: Database) -> None:
-    """A ``keys`` version in ``versions``, bumped by triggers in the transaction of any change to
-    ``api_keys``: a connection keeps the keys it has read while that version holds (``store``)."""
-    _run(db, "INSERT INTO versions (name, version) VALUES ('keys', 0);" + _bump("api_keys", "keys"))
+    """A ``keys`` version in ``versions``, set to a new random value by triggers in the transaction
+    of any change to ``api_keys`` (random, not counted: a file restored to an older state and
+    changed again cannot bring back a value a connection has seen): a connection keeps the keys it
+    has read while that version holds (``store``)."""
+    _run(db, "INSERT INTO versions (name, version) VALUES ('keys', random());" + _bump("api_keys", "keys", "random()"))
+
+
+def has_key_triggers(conn: sqlite3.Connection) -> bool:
+    """Whether the file has migration 0006's triggers (a table rebuilt by hand would have lost them)."""
+    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'api_keys'")}
+    return names.issuperset(_KEY_TRIGGERS)
 
 
 class SchemaTooNew(RuntimeError):

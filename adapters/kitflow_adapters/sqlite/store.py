@@ -29,7 +29,7 @@ from kitflow_adapters.sqlite.orders import SqliteOrders
 from kitflow_adapters.sqlite.people import SqlitePatients, SqliteSites
 from kitflow_adapters.sqlite.records import SqliteIdempotencyRecords, SqliteSettings
 from kitflow_adapters.sqlite.repository import REFERENCE, Shown, remembered
-from kitflow_adapters.sqlite.schema import migrate, pending
+from kitflow_adapters.sqlite.schema import has_key_triggers, migrate, pending
 
 
 T = TypeVar("T")
@@ -45,23 +45,24 @@ class SqliteTransaction:
     ``write`` tells whether it is a write transaction."""
 
     __slots__ = (
-        "write", "makers", "shown", "cursor", "_conn", "_version", "_known", "_data_version", "_keys_version",
-        "_wrote_keys",
+        "write", "makers", "shown", "cursor", "_conn", "_version", "keep_keys", "_known", "_data_version",
+        "_keys_version",
         "customers", "keys", "patients", "sites", "manufacturers", "items", "kits", "orders", "idempotency",
         "settings",
     )
 
-    def __init__(self, conn: sqlite3.Connection, shown: Shown, cursor: sqlite3.Cursor) -> None:
+    def __init__(self, conn: sqlite3.Connection, shown: Shown, cursor: sqlite3.Cursor, *, keep_keys: bool) -> None:
         self.write = False
         self.makers: dict[int, Manufacturer] = {}
         self.shown = shown
         self.cursor = cursor
         self._conn = conn
         self._version: int | None = _UNREAD
+        self.keep_keys = keep_keys
+        """Whether the file has the triggers that keep the ``keys`` version (``SqliteStore``)."""
         self._known: dict[str, ApiKey] = {}
         self._data_version: int | None = None
         self._keys_version: int | None = None
-        self._wrote_keys = False
         self.customers = SqliteCustomers(conn, self)
         self.keys = SqliteApiKeys(conn, self)
         self.patients = SqlitePatients(conn, self)
@@ -78,7 +79,6 @@ class SqliteTransaction:
         self.write = write
         self.makers.clear()
         self._version = _UNREAD
-        self._wrote_keys = False
 
     def reference(self) -> int | None:
         version = self._version
@@ -95,34 +95,37 @@ class SqliteTransaction:
 
     def known_key(self, prefix: str) -> ApiKey | None:
         """The key with ``prefix`` as a read would find it now (see ``SqliteStore.find_key``): kept
-        from an earlier read while no other connection has committed (``PRAGMA data_version``, a
-        statement that reads no table), or while the ``keys`` version (bumped by triggers with any
-        change to ``api_keys``) is the one it was read under; this connection's own key writes
-        forget every kept key (``forget_keys``), and inside the transaction that wrote them nothing
-        is kept (it may yet roll back)."""
-        if self._wrote_keys and self._conn.in_transaction:
+        from an earlier read while nothing can have changed ``api_keys`` since. That holds while no
+        other connection has committed (``PRAGMA data_version``, a statement that reads no table)
+        and this one has written no key (``forget_keys``); once another has committed, while the
+        ``keys`` version (set to a new random value by triggers on any change to ``api_keys``, so a
+        file restored to an older state cannot bring back a value seen before) is the one it was
+        read under. A write transaction reads the row (its own changes may yet roll back), and so
+        does a store whose file lacks those triggers (``keep_keys``)."""
+        if not self.keep_keys or self.write and self._conn.in_transaction:
             return self.keys.find(prefix)
         cursor = self.cursor
         data_version = cursor.execute(_DATA_VERSION).fetchone()[0]
         if data_version != self._data_version:
-            keys_version = cursor.execute(_KEYS_VERSION).fetchone()[0]
-            if keys_version != self._keys_version:
+            row = cursor.execute(_KEYS_VERSION).fetchone()
+            keys_version = None if row is None else row[0]
+            if keys_version is None or keys_version != self._keys_version:
                 self._known.clear()
-                self._keys_version = keys_version
+            self._keys_version = keys_version
             self._data_version = data_version
         record = self._known.get(prefix)
         if record is None:
             record = self.keys.find(prefix)
-            if record is not None and len(self._known) < KNOWN_KEYS:
+            if record is not None and self._keys_version is not None and len(self._known) < KNOWN_KEYS:
                 self._known[prefix] = record
         return record
 
     def forget_keys(self) -> None:
-        """This connection writes a key: forget the kept ones, and read the ``keys`` version again
-        next time (its own commits leave ``data_version`` as it was)."""
+        """This connection writes a key (``SqliteApiKeys``, the one writer of ``api_keys``): forget
+        the kept keys, and read the ``keys`` version again next time (this connection's own
+        commits leave ``data_version`` as it was)."""
         self._known.clear()
         self._data_version = self._keys_version = None
-        self._wrote_keys = True
 
     def derived(
         self, kind: str, scope: int, ids: Collection[int], make: Callable[[set[int]], Mapping[int, T]]
@@ -137,10 +140,10 @@ class _Link:
 
     __slots__ = ("conn", "control", "tx", "open", "generation", "__weakref__")
 
-    def __init__(self, conn: sqlite3.Connection, generation: int, shown: Shown) -> None:
+    def __init__(self, conn: sqlite3.Connection, generation: int, shown: Shown, *, keep_keys: bool) -> None:
         self.conn = conn
         self.control = conn.cursor()  # runs BEGIN and COMMIT: kept, not made for each
-        self.tx = SqliteTransaction(conn, shown, self.control)
+        self.tx = SqliteTransaction(conn, shown, self.control, keep_keys=keep_keys)
         self.open = False
         self.generation = generation
 
@@ -240,8 +243,10 @@ class SqliteStore:
         self._generation = 0
         self._shown = Shown()
         self._checkpointer: Checkpointer | None = None
+        self._keep_keys = False
         _STORES.add(self)
-        conn = self._thread_link().conn
+        link = self._thread_link()
+        conn = link.conn
         use_wal(conn, timeout=lock_timeout)
         if pending(conn):  # an up-to-date database opens without waiting for its writers
             self._begin_write(conn)
@@ -253,6 +258,7 @@ class SqliteStore:
                 raise
             conn.execute("COMMIT")
             self._writer.release()
+        self._keep_keys = link.tx.keep_keys = has_key_triggers(conn)
 
     def begin(self, *, write: bool = False) -> _Scope:
         """A transaction over every repository (see ``UnitOfWork``). Raises RuntimeError for a
@@ -301,7 +307,10 @@ class SqliteStore:
                     other.conn.close()
                 else:
                     alive.append((thread, other))
-            link = _Link(connect(self.path, synchronous=self._synchronous), self._generation, self._shown)
+            link = _Link(
+                connect(self.path, synchronous=self._synchronous), self._generation, self._shown,
+                keep_keys=self._keep_keys,
+            )
             alive.append((weakref.ref(threading.current_thread()), link))
             self._links = alive
         self._local.link = link
