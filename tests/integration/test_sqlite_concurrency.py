@@ -253,3 +253,34 @@ def test_no_order_takes_a_kit_after_its_archiving_commits(world: World) -> None:
     assert [code for _, code in results] == ["kit_archived"] * 6
     assert all(len(ids) >= 3 for ids, _ in results)
     assert max(order_id for ids, _ in results for order_id in ids) <= last[0]
+
+
+def test_a_child_forked_right_after_a_write_can_use_the_store(tmp_path: Path) -> None:
+    """A write starts the checkpoint thread, which opens its connection at once: a fork at that
+    moment must not leave the child waiting for ever on a mutex of SQLite's that the thread held."""
+    import os
+
+    store = SqliteStore(str(tmp_path / "kitflow.db"))
+    try:
+        for attempt in range(5):
+            new_customer(store, f"Acme {attempt}")  # a write: the checkpoint thread starts (again)
+            child = os.fork()
+            if child == 0:  # pragma: no cover - the child's outcome is its exit status
+                status = 1
+                try:
+                    with store.begin(write=True) as tx:
+                        tx.customers.get(1)
+                    status = 0
+                finally:
+                    os._exit(status)
+            deadline = time.monotonic() + 20
+            while (done := os.waitpid(child, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if done[0] == 0:
+                os.kill(child, 9)
+                os.waitpid(child, 0)
+                pytest.fail(f"the child forked after write {attempt + 1} hung")
+            assert os.waitstatus_to_exitcode(done[1]) == 0
+            store.close()  # ends the checkpoint thread, so that the next write starts one again
+    finally:
+        store.close()

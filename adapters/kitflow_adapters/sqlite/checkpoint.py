@@ -14,6 +14,7 @@ unchanged: a commit is in the WAL before COMMIT returns, checkpointed or not.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -28,6 +29,13 @@ PAUSE: Final = 1.0
 """Seconds after the last write when what is left in the WAL is checkpointed."""
 IDLE: Final = 10.0
 """Seconds without writes after which the thread ends (the next write starts another)."""
+
+
+_IN_SQLITE: Final = threading.Lock()
+"""Held by a checkpoint thread while it is inside SQLite (opening its connection, checkpointing,
+closing), and by ``os.fork`` meanwhile: a child forked while another thread holds one of SQLite's
+own mutexes (its allocator's, its open files' list) would wait on it for ever at its first call."""
+os.register_at_fork(before=_IN_SQLITE.acquire, after_in_parent=_IN_SQLITE.release, after_in_child=_IN_SQLITE.release)
 
 
 class Checkpointer:
@@ -70,7 +78,8 @@ class Checkpointer:
             return True
 
     def _run(self) -> None:
-        conn = self._connect()
+        with _IN_SQLITE:
+            conn = self._connect()
         quiet_since = time.monotonic()
         try:
             while True:
@@ -79,11 +88,13 @@ class Checkpointer:
                 if self._writes:
                     self._writes = 0
                     try:
-                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                        with _IN_SQLITE:
+                            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                     except sqlite3.Error:
                         pass  # busy or gone: the next round tries again, and the backstop holds meanwhile
                     quiet_since = time.monotonic()
                 if (self._stopping or time.monotonic() - quiet_since > IDLE) and self._end():
                     return
         finally:
-            conn.close()
+            with _IN_SQLITE:
+                conn.close()
