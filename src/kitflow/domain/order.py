@@ -10,14 +10,13 @@ from typing import Final
 import msgspec
 
 from kitflow.domain.catalog import ItemDetail
-from kitflow.domain.errors import Conflict, InvalidInput, RuleBroken, check
+from kitflow.domain.errors import Conflict, InvalidInput, RuleBroken, check, within_each
 from kitflow.domain.kit import KitDetail
 from kitflow.domain.patient import PatientDetail, Site
 from kitflow.domain.values import (
     MAX_COUNT,
     MAX_ID,
     MAX_NOTE,
-    MAX_TEXT,
     CustomerId,
     ItemId,
     KitId,
@@ -128,8 +127,8 @@ class PlaceOrder(msgspec.Struct, frozen=True, kw_only=True):
             check(False, f"at most {MAX_EXTERNAL_IDS} external order ids", field="external_order_ids")
         normalise(
             self,
-            external_order_ids=_texts(self.external_order_ids, "external_order_ids[{}]", MAX_TEXT),
-            order_notes=_texts(self.order_notes, "order_notes[{}].note", MAX_NOTE),
+            external_order_ids=within_each("external_order_ids", self.external_order_ids, _external_id),
+            order_notes=within_each("order_notes", self.order_notes, _note),
             shipping_option=_shipping(self.shipping_option),
         )
         # 2. structure
@@ -159,14 +158,12 @@ def _shipping(option: str) -> ShippingOption:
     return option if type(option) is ShippingOption else ShippingOption(option)
 
 
-def _texts(values: Sequence[str], field: str, limit: int) -> tuple[str, ...]:
-    """Each of ``values`` as ``text`` gives it, ``field`` formatted with its index: ``text`` (and
-    the path) only for a value that fails, as ``_plain_line`` does for lines."""
-    trimmed = tuple([value.strip() for value in values])
-    for index, value in enumerate(trimmed):
-        if not value or len(value) > limit:
-            text(values[index], field=field.format(index), limit=limit)
-    return trimmed
+def _external_id(value: str) -> str:
+    return text(value, field="")
+
+
+def _note(value: str) -> str:
+    return text(value, field="note", limit=MAX_NOTE)
 
 
 def _no_repeats(values: Sequence[object], field: str, attribute: str | None, what: str) -> None:
