@@ -262,7 +262,7 @@ def test_a_child_forked_right_after_a_write_can_use_the_store(tmp_path: Path) ->
 
     store = SqliteStore(str(tmp_path / "kitflow.db"))
     try:
-        for attempt in range(5):
+        for attempt in range(20):  # (without the lock, about one attempt in three hung)
             new_customer(store, f"Acme {attempt}")  # a write: the checkpoint thread starts (again)
             child = os.fork()
             if child == 0:  # pragma: no cover - the child's outcome is its exit status

@@ -125,10 +125,26 @@ def test_a_kept_key_is_not_read_again_while_others_write_other_tables(files: _Fi
     assert sum("name = 'keys'" in s for s in statements) == 1, statements  # checked once, after the commit
 
 
-def test_a_file_restored_while_serving_cannot_bring_back_a_kept_keys_version(files: _Files, tmp_path: Path) -> None:
+_COUNTING = "".join(
+    f"DROP TRIGGER versions_api_keys_{event.lower()}; CREATE TRIGGER versions_api_keys_{event.lower()}"
+    f" AFTER {event} ON api_keys BEGIN UPDATE versions SET version = version + 1 WHERE name = 'keys'; END;"
+    for event in ("INSERT", "UPDATE", "DELETE")
+)
+_UNFIT_TRIGGERS = {"dropped": "DROP TRIGGER versions_api_keys_update", "counting": _COUNTING}
+
+
+@pytest.mark.parametrize("triggers", ["as migrated", "counting"])
+def test_a_file_restored_while_serving_cannot_bring_back_a_kept_keys_version(
+    files: _Files, tmp_path: Path, triggers: str
+) -> None:
     """An online restore (SQLite's backup API, as the shell's ``.restore`` does) takes the file back
-    to an older state; a key change after it must still be seen (the version is random, not counted)."""
+    to an older state; a key change after it must still be seen: the version is random, not counted,
+    and a file whose triggers count keeps no key."""
     path = files.server.path
+    if triggers == "counting":
+        with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+            conn.executescript(_COUNTING)
+        files.server.close()  # its next connection looks at the triggers anew
     first = _issue(files.server, files.customer)
     backup = str(tmp_path / "backup.db")
     with closing(sqlite3.connect(path)) as source, closing(sqlite3.connect(backup)) as target:
@@ -144,14 +160,23 @@ def test_a_file_restored_while_serving_cannot_bring_back_a_kept_keys_version(fil
         _who(files.server, second)  # not in the restored file
 
 
-def test_a_file_without_the_key_triggers_has_its_keys_read_each_time(tmp_path: Path) -> None:
-    """A file whose ``api_keys`` lost migration 0006's triggers (a table rebuilt by hand) keeps no
-    key: the version would not move."""
+@pytest.mark.parametrize("opened", ["after", "before, then closed"])
+@pytest.mark.parametrize("unfit", sorted(_UNFIT_TRIGGERS))
+def test_a_file_without_fit_key_triggers_has_its_keys_read_each_time(tmp_path: Path, unfit: str, opened: str) -> None:
+    """A file whose ``api_keys`` lacks migration 0006's triggers as it makes them (a table rebuilt by
+    hand; a counter that a restore can bring back) keeps no key; a store closed and used again
+    looks at the file anew."""
     path = str(tmp_path / "kitflow.db")
-    SqliteStore(path).close()
+    server = SqliteStore(path)
+    if opened == "after":
+        server.close()
     with closing(sqlite3.connect(path, isolation_level=None)) as conn:
-        conn.execute("DROP TRIGGER versions_api_keys_update")
-    server, elsewhere = SqliteStore(path), SqliteStore(path)
+        conn.executescript(_UNFIT_TRIGGERS[unfit])
+    if opened == "after":
+        server = SqliteStore(path)
+    else:
+        server.close()  # the next use opens a new connection
+    elsewhere = SqliteStore(path)
     try:
         secret = _issue(server, new_customer(server))
         _who(server, secret)

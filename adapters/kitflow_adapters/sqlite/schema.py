@@ -307,9 +307,10 @@ def _key_version(db: Database) -> None:
 
 
 def has_key_triggers(conn: sqlite3.Connection) -> bool:
-    """Whether the file has migration 0006's triggers (a table rebuilt by hand would have lost them)."""
-    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'api_keys'")}
-    return names.issuperset(_KEY_TRIGGERS)
+    """Whether the file has migration 0006's triggers, as that migration makes them (a table rebuilt
+    by hand would have lost them)."""
+    found = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'api_keys'"))
+    return all("random()" in (found.get(name) or "") for name in _KEY_TRIGGERS)
 
 
 class SchemaTooNew(RuntimeError):

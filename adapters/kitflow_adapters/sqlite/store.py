@@ -59,7 +59,7 @@ class SqliteTransaction:
         self._conn = conn
         self._version: int | None = _UNREAD
         self.keep_keys = keep_keys
-        """Whether the file has the triggers that keep the ``keys`` version (``SqliteStore``)."""
+        """Whether the file had the triggers that keep the ``keys`` version when the connection opened."""
         self._known: dict[str, ApiKey] = {}
         self._data_version: int | None = None
         self._keys_version: int | None = None
@@ -140,10 +140,10 @@ class _Link:
 
     __slots__ = ("conn", "control", "tx", "open", "generation", "__weakref__")
 
-    def __init__(self, conn: sqlite3.Connection, generation: int, shown: Shown, *, keep_keys: bool) -> None:
+    def __init__(self, conn: sqlite3.Connection, generation: int, shown: Shown) -> None:
         self.conn = conn
         self.control = conn.cursor()  # runs BEGIN and COMMIT: kept, not made for each
-        self.tx = SqliteTransaction(conn, shown, self.control, keep_keys=keep_keys)
+        self.tx = SqliteTransaction(conn, shown, self.control, keep_keys=has_key_triggers(conn))
         self.open = False
         self.generation = generation
 
@@ -243,7 +243,6 @@ class SqliteStore:
         self._generation = 0
         self._shown = Shown()
         self._checkpointer: Checkpointer | None = None
-        self._keep_keys = False
         _STORES.add(self)
         link = self._thread_link()
         conn = link.conn
@@ -258,7 +257,7 @@ class SqliteStore:
                 raise
             conn.execute("COMMIT")
             self._writer.release()
-        self._keep_keys = link.tx.keep_keys = has_key_triggers(conn)
+        link.tx.keep_keys = has_key_triggers(conn)  # (the link was made before the migrations)
 
     def begin(self, *, write: bool = False) -> _Scope:
         """A transaction over every repository (see ``UnitOfWork``). Raises RuntimeError for a
@@ -307,10 +306,7 @@ class SqliteStore:
                     other.conn.close()
                 else:
                     alive.append((thread, other))
-            link = _Link(
-                connect(self.path, synchronous=self._synchronous), self._generation, self._shown,
-                keep_keys=self._keep_keys,
-            )
+            link = _Link(connect(self.path, synchronous=self._synchronous), self._generation, self._shown)
             alive.append((weakref.ref(threading.current_thread()), link))
             self._links = alive
         self._local.link = link
