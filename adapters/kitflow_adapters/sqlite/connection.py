@@ -25,8 +25,8 @@ LOCK_TIMEOUT: Final = 120.0
 SYNCHRONOUS: Final = ("OFF", "NORMAL", "FULL", "EXTRA")
 PAGE_SIZE: Final = 2048
 """Bytes per page of a database Kitflow creates (SQLite's default is 4096). A commit writes each
-page it changed whole to the WAL, checksummed: a create changes eight (the order's row, five
-indexes, the external id, the totals), so half-size pages halve what every write copies, sums and
+page it changed whole to the WAL, checksummed: a create changes seven or eight (the order's row,
+four or five indexes, the external id, the totals), so half-size pages halve what every write copies, sums and
 later checkpoints (docs/performance.md). An existing file keeps the size it was made with."""
 
 

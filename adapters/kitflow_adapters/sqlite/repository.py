@@ -21,6 +21,8 @@ S = TypeVar("S", bound=msgspec.Struct)
 
 REFERENCE: Final = "SELECT version FROM versions WHERE name = 'reference'"
 """The ``reference`` version (migration 0004_versions): alone, or as a column beside other rows."""
+KEYS: Final = "SELECT version FROM versions WHERE name = 'keys'"
+"""The ``keys`` version (migration 0006_key_version): a random value, new with every change to ``api_keys``."""
 
 
 class Shown:

@@ -28,14 +28,13 @@ from kitflow_adapters.sqlite.identity import SqliteApiKeys, SqliteCustomers
 from kitflow_adapters.sqlite.orders import SqliteOrders
 from kitflow_adapters.sqlite.people import SqlitePatients, SqliteSites
 from kitflow_adapters.sqlite.records import SqliteIdempotencyRecords, SqliteSettings
-from kitflow_adapters.sqlite.repository import REFERENCE, Shown, remembered
+from kitflow_adapters.sqlite.repository import KEYS, REFERENCE, Shown, remembered
 from kitflow_adapters.sqlite.schema import has_key_triggers, migrate, pending
 
 
 T = TypeVar("T")
 _UNREAD: Final = -1
 _DATA_VERSION: Final = "PRAGMA data_version"
-_KEYS_VERSION: Final = "SELECT version FROM versions WHERE name = 'keys'"
 KNOWN_KEYS: Final = 1024
 """Keys a connection keeps at most (found ones only: an unknown prefix is read each time)."""
 
@@ -107,7 +106,7 @@ class SqliteTransaction:
         cursor = self.cursor
         data_version = cursor.execute(_DATA_VERSION).fetchone()[0]
         if data_version != self._data_version:
-            row = cursor.execute(_KEYS_VERSION).fetchone()
+            row = cursor.execute(KEYS).fetchone()
             keys_version = None if row is None else row[0]
             if keys_version is None or keys_version != self._keys_version:
                 self._known.clear()
