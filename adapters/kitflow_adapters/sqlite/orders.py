@@ -79,6 +79,9 @@ def _order(row: Any) -> Order:
     )
 
 
+_INSERT: Final = f"INSERT INTO orders ({_COLUMNS.removeprefix('id, ')}) VALUES (?{', ?' * 12})"
+
+
 class SqliteOrders(Owned):
     __slots__ = ()
     table, what = "orders", "order"
@@ -86,9 +89,10 @@ class SqliteOrders(Owned):
     decode = staticmethod(_order)
 
     def add(self, order: Order) -> Order:
-        conn = self._writing()
-        cur = conn.execute(
-            f"INSERT INTO orders ({_COLUMNS.removeprefix('id, ')}) VALUES (?{', ?' * 12})",
+        self._writing()
+        cur = self._tx.cursor  # no rows to read: the kept cursor (no cursor made and freed)
+        cur.execute(
+            _INSERT,
             (
                 order.customer_id,
                 order.patient_id,
@@ -109,7 +113,7 @@ class SqliteOrders(Owned):
         assert order_id is not None
         for index, external_id in enumerate(order.external_order_ids):
             try:
-                conn.execute(
+                cur.execute(
                     "INSERT INTO order_external_ids (customer_id, external_id, order_id) VALUES (?, ?, ?)",
                     (order.customer_id, external_id, order_id),
                 )

@@ -165,7 +165,7 @@ class _Scope:
                 raise RuntimeError("a write transaction inside a read-only one")
             return link.tx
         if self._write:
-            self._store._begin_write(link.conn)
+            self._store._begin_write(link)
         else:
             link.control.execute("BEGIN")
         link.tx.started(write=self._write)
@@ -247,7 +247,7 @@ class SqliteStore:
         conn = link.conn
         use_wal(conn, timeout=lock_timeout)
         if pending(conn):  # an up-to-date database opens without waiting for its writers
-            self._begin_write(conn)
+            self._begin_write(link)
             try:
                 migrate(conn)
             except BaseException:
@@ -311,18 +311,19 @@ class SqliteStore:
         self._local.link = link
         return link
 
-    def _begin_write(self, conn: sqlite3.Connection) -> None:
-        """Take this process's writer lock, then the database's (``BEGIN IMMEDIATE``), waiting out
-        other writers. Raises StoreBusy after ``lock_timeout``."""
+    def _begin_write(self, link: _Link) -> None:
+        """Take this process's writer lock, then the database's (``BEGIN IMMEDIATE`` on the link's
+        kept cursor), waiting out other writers. Raises StoreBusy after ``lock_timeout``."""
         if not self._writer.acquire(timeout=self._lock_timeout):
             raise StoreBusy(detail=f"another thread held the write lock for {self._lock_timeout:g} s")
+        control = link.control
         try:
             try:
-                conn.execute("BEGIN IMMEDIATE")
+                control.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as error:
                 if not is_busy(error):
                     raise
-                retrying(lambda: conn.execute("BEGIN IMMEDIATE"), timeout=self._lock_timeout)
+                retrying(lambda: control.execute("BEGIN IMMEDIATE"), timeout=self._lock_timeout)
         except BaseException:
             self._writer.release()
             raise
