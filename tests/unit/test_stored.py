@@ -50,3 +50,15 @@ def test_the_first_value_is_checked_and_a_missing_field_is_refused() -> None:
     restore(**fine, line_two=None, line_three=None, note=None)
     with pytest.raises(TypeError):
         restore(**fine)
+
+
+@given(patient_drafts(), patient_drafts())
+def test_a_value_restored_from_a_hashed_template_hashes_as_itself(first: PatientDraft, second: PatientDraft) -> None:
+    # entities keep their hash once computed (``cache_hash``): a copy of the template must not
+    # carry the template's, or a remembered fragment could be served for another value
+    restore = Restorer(Patient)
+    template = restore(**msgspec.structs.asdict(_patient(first, 1)))
+    hash(template)
+    built = _patient(second, 2)
+    restored = restore(**msgspec.structs.asdict(built))
+    assert hash(restored) == hash(built) and restored == built

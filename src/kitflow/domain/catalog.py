@@ -9,7 +9,7 @@ from kitflow.domain.errors import Conflict, InvalidInput
 from kitflow.domain.values import ItemId, ManufacturerId, identifier, normalise, optional_text, text
 
 
-class Manufacturer(msgspec.Struct, frozen=True, kw_only=True):
+class Manufacturer(msgspec.Struct, frozen=True, kw_only=True, cache_hash=True):
     id: ManufacturerId
     name: str
 
@@ -47,7 +47,7 @@ class ItemDraft(msgspec.Struct, frozen=True, kw_only=True):
         )
 
 
-class Item(msgspec.Struct, frozen=True, kw_only=True):
+class Item(msgspec.Struct, frozen=True, kw_only=True, cache_hash=True):
     id: ItemId
     name: str
     sku: str

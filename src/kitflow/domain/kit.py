@@ -15,7 +15,7 @@ from kitflow.domain.values import CustomerId, ItemId, KitId, count, identifier, 
 MAX_KIT_LINES: Final = 100
 
 
-class KitItem(msgspec.Struct, frozen=True, kw_only=True):
+class KitItem(msgspec.Struct, frozen=True, kw_only=True, cache_hash=True):
     """One line of a kit: an item and how many of it."""
 
     item_id: ItemId
@@ -50,7 +50,7 @@ class KitDraft(msgspec.Struct, frozen=True, kw_only=True):
             seen.add(line.item_id)
 
 
-class Kit(KitDraft, frozen=True, kw_only=True):
+class Kit(KitDraft, frozen=True, kw_only=True, cache_hash=True):
     id: KitId
     customer_id: CustomerId
     created_at: dt.datetime
@@ -68,12 +68,12 @@ class KitPatch(msgspec.Struct, frozen=True, kw_only=True):
     archived: bool | None | msgspec.UnsetType = msgspec.UNSET
 
 
-class KitItemDetail(msgspec.Struct, frozen=True, kw_only=True):
+class KitItemDetail(msgspec.Struct, frozen=True, kw_only=True, cache_hash=True):
     item: ItemDetail
     count: int
 
 
-class KitDetail(msgspec.Struct, frozen=True, kw_only=True):
+class KitDetail(msgspec.Struct, frozen=True, kw_only=True, cache_hash=True):
     """A kit with its items as they are now."""
 
     id: KitId

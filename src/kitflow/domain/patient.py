@@ -38,7 +38,7 @@ class SiteDraft(msgspec.Struct, frozen=True, kw_only=True):
         )
 
 
-class Site(SiteDraft, frozen=True, kw_only=True):
+class Site(SiteDraft, frozen=True, kw_only=True, cache_hash=True):
     id: SiteId
     customer_id: CustomerId
     created_at: dt.datetime
@@ -90,7 +90,7 @@ class PatientDraft(msgspec.Struct, frozen=True, kw_only=True):
             check(self.date_of_birth <= today, "must not be in the future", field="date_of_birth")
 
 
-class Patient(PatientDraft, frozen=True, kw_only=True):
+class Patient(PatientDraft, frozen=True, kw_only=True, cache_hash=True):
     id: PatientId
     customer_id: CustomerId
     created_at: dt.datetime

@@ -20,8 +20,10 @@ S = TypeVar("S", bound=msgspec.Struct)
 class Restorer(Generic[S]):
     """Makes values of the struct type ``kind`` from stored field values, every field by name,
     without ``__post_init__``. The first value it makes is built (and so checked) normally and kept
-    as a template; the others are copies of it with every field set. Raises what ``kind`` raises,
-    for that first value only, and TypeError when a field is missing (it would keep the template's)."""
+    as a template; the others are copies of it with every field set (a copy has no cached hash:
+    entities keep theirs once computed, ``cache_hash``, and its fields are all set before it is
+    hashed). Raises what ``kind`` raises, for that first value only, and TypeError when a field is
+    missing (it would keep the template's)."""
 
     __slots__ = ("_kind", "_count", "_template")
 

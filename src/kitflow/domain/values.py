@@ -87,7 +87,7 @@ def normalise(struct: msgspec.Struct, **values: Any) -> None:
         msgspec.structs.force_setattr(struct, name, value)
 
 
-class Address(msgspec.Struct, frozen=True, kw_only=True):
+class Address(msgspec.Struct, frozen=True, kw_only=True, cache_hash=True):
     """A postal address; line one, city, state, zip code and country are required."""
 
     line_one: str
