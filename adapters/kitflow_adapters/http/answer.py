@@ -59,8 +59,10 @@ class Answer(Response[bytes]):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # the headers as Litestar encodes them, from the fields as they are now: the response's own,
-        # then the type, then the length
-        raw = [(name.lower().encode("latin-1"), str(value).encode("latin-1")) for name, value in self.headers.items()]
+        # then the type, then the length (most answers have no header of their own: no comprehension)
+        raw = [
+            (name.lower().encode("latin-1"), str(value).encode("latin-1")) for name, value in self.headers.items()
+        ] if self.headers else []
         raw += [(b"content-type", self.media_type.encode("latin-1")), (b"content-length", b"%d" % len(self.content))]
         await send({"type": "http.response.start", "status": self.status_code, "headers": raw})
         await send({"type": "http.response.body", "body": self.content, "more_body": False})

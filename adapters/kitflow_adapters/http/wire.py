@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from typing import Annotated, Any
+import operator
+from typing import Annotated, Any, Final
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
@@ -341,6 +342,17 @@ class OrderNoteInput(_In):
     note: Note
 
 
+def _item_line(line: OrderItemInput) -> OrderItem:
+    return OrderItem(item_id=line.item.id, count=1 if line.count is None else line.count)
+
+
+def _kit_line(line: OrderKitInput) -> OrderKit:
+    return OrderKit(kit_id=line.kit.id, count=1 if line.count is None else line.count)
+
+
+_NOTE_TEXT: Final = operator.attrgetter("note")
+
+
 class OrderInput(_In):
     """The body of ``POST /api/v3/order``."""
 
@@ -359,16 +371,8 @@ class OrderInput(_In):
         patient_id = None if self.patient is None else self.patient.id
         site_id = None if self.site is None else self.site.id
         check_recipient(patient_id, site_id)
-        items = within_each(
-            "order_items",
-            self.order_items or (),
-            lambda line: OrderItem(item_id=line.item.id, count=1 if line.count is None else line.count),
-        )
-        kits = within_each(
-            "order_kits",
-            self.order_kits or (),
-            lambda line: OrderKit(kit_id=line.kit.id, count=1 if line.count is None else line.count),
-        )
+        items = within_each("order_items", self.order_items or (), _item_line)
+        kits = within_each("order_kits", self.order_kits or (), _kit_line)
         return PlaceOrder(
             patient_id=patient_id,
             site_id=site_id,
@@ -376,7 +380,7 @@ class OrderInput(_In):
             order_kits=kits,
             external_order_ids=tuple(self.external_order_ids or ()),
             shipping_option=_or(self.shipping_option, ShippingOption.STANDARD),
-            order_notes=tuple(note.note for note in self.order_notes or ()),
+            order_notes=tuple(map(_NOTE_TEXT, self.order_notes or ())),
         )
 
 

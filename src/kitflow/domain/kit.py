@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from typing import Final
 
 import msgspec
@@ -13,6 +14,9 @@ from kitflow.domain.errors import InvalidInput, check, within
 from kitflow.domain.values import CustomerId, ItemId, KitId, count, identifier, normalise, text
 
 MAX_KIT_LINES: Final = 100
+ITEM_ID: Final = operator.attrgetter("item_id")
+"""A line's item id: ``map(ITEM_ID, lines)`` makes no Python call, where a comprehension costs a
+function made and called (Python 3.11)."""
 
 
 class KitItem(msgspec.Struct, frozen=True, kw_only=True, cache_hash=True):
@@ -58,7 +62,7 @@ class Kit(KitDraft, frozen=True, kw_only=True, cache_hash=True):
 
     @property
     def item_ids(self) -> tuple[ItemId, ...]:
-        return tuple(line.item_id for line in self.kit_items)
+        return tuple(map(ITEM_ID, self.kit_items))
 
 
 class KitPatch(msgspec.Struct, frozen=True, kw_only=True):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Final
 
@@ -11,7 +12,7 @@ import msgspec
 
 from kitflow.domain.catalog import ItemDetail
 from kitflow.domain.errors import Conflict, InvalidInput, RuleBroken, check, within_each
-from kitflow.domain.kit import KitDetail
+from kitflow.domain.kit import ITEM_ID, KitDetail
 from kitflow.domain.patient import PatientDetail, Site
 from kitflow.domain.values import (
     MAX_COUNT,
@@ -31,6 +32,8 @@ from kitflow.domain.values import (
 )
 
 MAX_EXTERNAL_IDS: Final = 20
+KIT_ID: Final = operator.attrgetter("kit_id")
+"""An order line's kit id (as ``kit.ITEM_ID``)."""
 
 
 class OrderStatus(enum.StrEnum):
@@ -137,8 +140,8 @@ class PlaceOrder(msgspec.Struct, frozen=True, kw_only=True):
             raise RuleBroken(
                 "invalid_order", "an order needs at least one item or kit", field="order_items"
             )
-        _no_repeats([line.item_id for line in self.order_items], "order_items", "item_id", "item")
-        _no_repeats([line.kit_id for line in self.order_kits], "order_kits", "kit_id", "kit")
+        _no_repeats(list(map(ITEM_ID, self.order_items)), "order_items", "item_id", "item")
+        _no_repeats(list(map(KIT_ID, self.order_kits)), "order_kits", "kit_id", "kit")
         _no_repeats(self.external_order_ids, "external_order_ids", None, "external order id")
 
 
@@ -207,7 +210,8 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
             external_order_ids=command.external_order_ids,
             shipping_option=command.shipping_option,
             order_events=(OrderEvent(name=OrderStatus.RECEIVED, event_timestamp=now),),
-            order_notes=tuple(OrderNote(note=note, created_at=now) for note in command.order_notes),
+            order_notes=tuple([OrderNote(note=note, created_at=now) for note in command.order_notes])
+            if command.order_notes else (),
             tracking_numbers=(),
             created_at=now,
             updated_at=now,

@@ -7,8 +7,9 @@ from collections.abc import Hashable
 from kitflow.domain.catalog import Item
 from kitflow.domain.errors import RuleBroken
 from kitflow.domain.identity import Principal
-from kitflow.domain.kit import Kit
+from kitflow.domain.kit import ITEM_ID, Kit
 from kitflow.domain.order import (
+    KIT_ID,
     MoveOrder,
     Order,
     OrderDetail,
@@ -49,9 +50,10 @@ def _check_lines(
     tx: Transaction, customer_id: CustomerId, command: PlaceOrder
 ) -> tuple[dict[KitId, Kit], dict[ItemId, Item]]:
     """The order's kits and every item it names (its own lines' and its kits'), checked."""
-    kits = tx.kits.get_many(customer_id, {line.kit_id for line in command.order_kits})
-    wanted = {line.item_id for line in command.order_items}
-    wanted |= {item_id for kit in kits.values() for item_id in kit.item_ids}
+    kits = tx.kits.get_many(customer_id, set(map(KIT_ID, command.order_kits)))
+    wanted = set(map(ITEM_ID, command.order_items))
+    for kit in kits.values():
+        wanted.update(kit.item_ids)
     items = tx.items.get_many(wanted)
     for index, line in enumerate(command.order_items):  # (a field's path is made only for an error)
         item = items.get(line.item_id)

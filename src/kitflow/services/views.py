@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 import msgspec
 
 from kitflow.domain.catalog import Item, ItemDetail, Manufacturer
-from kitflow.domain.kit import Kit, KitDetail, KitItemDetail
-from kitflow.domain.order import Order, OrderDetail, OrderItemDetail, OrderKitDetail
+from kitflow.domain.kit import ITEM_ID, Kit, KitDetail, KitItemDetail
+from kitflow.domain.order import KIT_ID, Order, OrderDetail, OrderItemDetail, OrderKitDetail
 from kitflow.domain.patient import Patient, PatientDetail, Site
 from kitflow.domain.ports import Transaction
 from kitflow.domain.stored import Restorer
@@ -106,18 +106,27 @@ def order_details(
     if not orders:
         return []
     customer_id = orders[0].customer_id
+    patient_ids: set[int] = set()
+    site_ids: set[int] = set()
+    lines: set[int] = set()
+    kit_ids: set[int] = set()
+    for order in orders:  # one pass (on Python 3.11 each comprehension is a function made and called)
+        if order.patient_id:
+            patient_ids.add(order.patient_id)
+        if order.site_id:
+            site_ids.add(order.site_id)
+        lines.update(map(ITEM_ID, order.order_items))
+        kit_ids.update(map(KIT_ID, order.order_kits))
     people = tx.derived(
         "patient_detail",
         customer_id,
-        {o.patient_id for o in orders if o.patient_id},
+        patient_ids,
         lambda ids: {
             p.id: p
             for p in patient_details(tx, list(_read(patients, ids, lambda m: tx.patients.get_many(customer_id, m)).values()))
         },
     )
-    site_ids = {o.site_id for o in orders if o.site_id}
     sites = tx.sites.get_many(customer_id, site_ids) if site_ids else _NONE
-    lines = {line.item_id for o in orders for line in o.order_items}
     made: dict[int, ItemDetail] = {}
 
     def make_kits(ids: set[int]) -> dict[int, KitDetail]:
@@ -126,7 +135,7 @@ def order_details(
         made.update(_item_details_by_id(tx, lines | {i.item_id for k in bundle.values() for i in k.kit_items}, items))
         return {detail.id: detail for detail in kit_details(tx, list(bundle.values()), items=made)}
 
-    bundles = tx.derived("kit_detail", customer_id, {line.kit_id for o in orders for line in o.order_kits}, make_kits)
+    bundles = tx.derived("kit_detail", customer_id, kit_ids, make_kits)
     shown = made if lines <= made.keys() else _item_details_by_id(tx, lines, items)
     return [
         OrderDetail(
