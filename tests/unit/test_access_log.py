@@ -10,6 +10,8 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from litestar.testing import TestClient
 
 from kitflow_adapters.bootstrap import app_on
@@ -133,3 +135,11 @@ def test_made_request_ids_are_unique_and_a_forked_child_draws_its_own_random_byt
     os.close(read)
     # not the ids the parent makes next: the child drew its own random bytes
     assert len(theirs) == 3 and not theirs & (made | {_ids.new() for _ in range(3)})
+
+
+@given(st.floats(min_value=0, max_value=86_400, allow_nan=False))
+def test_the_duration_is_in_milliseconds_to_the_microsecond(elapsed: float) -> None:
+    line = json.loads(access_log._line({"method": "GET", "path": "/"}, 200, 1000.0, b"id", now=1000.0 + elapsed))
+    duration = line["durationMs"]
+    assert abs(duration - elapsed * 1000) <= 0.0005 + 1e-9 * elapsed * 1000
+    assert round(duration, 3) == duration  # no more than three decimals
