@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final, NamedTuple, TypeVar
 
 import msgspec
+import msgspec.inspect
 from litestar import Request
 from litestar.exceptions import ClientException, InternalServerException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
@@ -125,8 +126,55 @@ def decode(raw: bytes, wire_type: type[T]) -> T:
     except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as error:
         reason = "the body is empty" if not raw.strip() else f"the body is not valid JSON ({error})"
         raise InvalidInput(detail=reason) from None
-    strict_json(raw)
+    if not _read_alike(raw, value, wire_type):
+        strict_json(raw)
     return value
+
+
+def _read_alike(raw: bytes, value: Any, wire_type: type[Any]) -> bool:
+    """A cheap sufficient condition for ``strict_json`` to pass on ``raw``, which decoded as
+    ``value`` of ``wire_type``: a type whose values encode back as they were read (``_re_encodable``),
+    no escape, no deep nesting, and ``value`` encoded keeps every colon of ``raw``. Each key read
+    gives one colon, and each string its own; a key read twice, a field not of the type and a field
+    sent at its default are not encoded again, so each would take its colon with it."""
+    if b"\\" in raw or raw.count(b"{") + raw.count(b"[") > _PLAIN_NESTING or not _re_encodable(wire_type):
+        return False
+    return _plain_encode(value).count(b":") == raw.count(b":")
+
+
+_KEPT_AS_READ: Final = (
+    msgspec.inspect.StrType, msgspec.inspect.IntType, msgspec.inspect.BoolType, msgspec.inspect.NoneType,
+    msgspec.inspect.EnumType, msgspec.inspect.LiteralType, msgspec.inspect.DateType,
+)
+"""Types whose values encode back to what was read, up to the spelling of a number: no float (one
+beyond a double's range is read as infinity and written as null), no time (its offset's colons)."""
+
+
+@functools.cache
+def _re_encodable(wire_type: type[Any]) -> bool:
+    """Whether every value msgspec decodes as ``wire_type`` encodes back with its strings as read and
+    with the keys it was read with, but for fields at their defaults: structs omitting their defaults
+    (``omit_defaults``), lists and unions of such, strings, integers, booleans, null, enums, dates."""
+
+    def walk(kind: msgspec.inspect.Type, seen: set[type]) -> bool:
+        if isinstance(kind, msgspec.inspect.Metadata):
+            return walk(kind.type, seen)
+        if isinstance(kind, _KEPT_AS_READ):
+            return True
+        if isinstance(kind, (msgspec.inspect.ListType, msgspec.inspect.VarTupleType)):
+            return walk(kind.item_type, seen)
+        if isinstance(kind, msgspec.inspect.UnionType):
+            return all(walk(member, seen) for member in kind.types)
+        if isinstance(kind, msgspec.inspect.StructType):
+            if kind.cls in seen:
+                return True
+            config = kind.cls.__struct_config__
+            if not config.omit_defaults or kind.array_like or kind.tag_field is not None:
+                return False
+            return all(walk(field.type, seen | {kind.cls}) for field in kind.fields)
+        return False
+
+    return walk(msgspec.inspect.type_info(wire_type), set())
 
 
 class _NotStrict(ValueError):

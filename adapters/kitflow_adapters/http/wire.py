@@ -79,8 +79,9 @@ def _stamp(moment: dt.datetime) -> Stamp:
     return Stamp(f"{text[1:24].decode()}Z" if moment.microsecond else f"{text[1:20].decode()}.000Z")
 
 
-class _In(msgspec.Struct, rename="camel", kw_only=True):
-    """A request body: camelCase, unknown fields ignored."""
+class _In(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=True):
+    """A request body: camelCase, unknown fields ignored. Encoded (only by the strict-JSON check,
+    ``parsing.decode``) without the fields left at their defaults: the keys the body was read with."""
 
 
 class _Out(msgspec.Struct, rename="camel", kw_only=True):
