@@ -6,6 +6,8 @@ import datetime as dt
 import itertools
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kitflow.domain.changes import patched
 from kitflow.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, RuleBroken
@@ -230,3 +232,18 @@ def test_idempotency_keys_are_printable_ascii_up_to_255() -> None:
     assert idempotency_key("abc-123") == "abc-123"
     for bad in ["", "x" * 256, "é", "a\nb"]:
         assert code_of(lambda bad=bad: idempotency_key(bad)) == "validation_error"
+
+
+_OFFSETS = st.timedeltas(min_value=dt.timedelta(hours=-23, minutes=-59), max_value=dt.timedelta(hours=23, minutes=59))
+
+
+@given(st.datetimes(timezones=st.none() | st.just(dt.timezone.utc) | st.builds(dt.timezone, _OFFSETS)))
+def test_utc_is_the_same_instant_in_utc_to_the_millisecond_below(moment: dt.datetime) -> None:
+    aware = moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment
+    try:
+        expected = aware.astimezone(dt.timezone.utc)
+    except OverflowError:  # an instant beyond year 1..9999 once in UTC
+        return
+    expected = expected.replace(microsecond=expected.microsecond // 1000 * 1000)
+    made = utc(moment)
+    assert made == expected and made.tzinfo is dt.timezone.utc and made.microsecond % 1000 == 0

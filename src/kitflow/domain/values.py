@@ -72,13 +72,18 @@ def email(value: str | None, *, field: str = "email") -> str | None:
     return trimmed
 
 
+_UNDER_A_MILLISECOND: Final = tuple(dt.timedelta(microseconds=n) for n in range(1000))
+"""What a time has beyond its millisecond, by its microseconds modulo 1000: a subtraction costs a
+fifth of ``replace(microsecond=...)``, whose keyword parsing is the dearest part of reading the clock."""
+
+
 def utc(moment: dt.datetime) -> dt.datetime:
     """``moment`` in UTC with millisecond precision (naive means UTC)."""
     if moment.tzinfo is not dt.timezone.utc:  # (the clock's times are UTC already)
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=dt.timezone.utc)
         moment = moment.astimezone(dt.timezone.utc)
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+    return moment - _UNDER_A_MILLISECOND[moment.microsecond % 1000]
 
 
 def normalise(struct: msgspec.Struct, **values: Any) -> None:
