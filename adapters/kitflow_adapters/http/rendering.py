@@ -3,8 +3,8 @@
 The generic way (``convert``) converts a value to its wire struct and encodes that. Orders, the
 entities and their lists render faster, with the same bytes: the entities (a patient with its site, a
 site, an item with its manufacturer, a kit with its items), which recur within a page and across
-requests, are rendered once into JSON fragments, remembered in bounded LRU caches keyed by the
-(frozen, hashable) domain value itself. A fragment is a pure function of its value, so nothing is
+requests, are rendered once into JSON fragments, remembered in bounded memos keyed by the
+(frozen, hashable) domain value itself, as are times. A fragment is a pure function of its value, so nothing is
 ever invalidated: a changed entity is another key. The rest of an order is mapped by hand around
 its fragments into *shapes*, structs encoded with the field names of the wire structs (never
 documented: handlers are annotated with the wire structs).
@@ -12,7 +12,6 @@ documented: handlers are annotated with the wire structs).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -40,16 +39,33 @@ from kitflow_adapters.http.wire import (
 )
 
 
-@functools.lru_cache(maxsize=2048)
+class _Memo(dict[Any, Any]):
+    """``make``'s values by their argument, at most ``size`` of them (all forgotten at once when
+    full): ``memo[value]`` finds one with a dict look-up, no Python call (an ``lru_cache`` costs a
+    call and its key's tuple, ~1,300 instructions), and makes a missing one. Values must be pure
+    functions of their argument; another thread may make one twice, never a wrong one."""
+
+    def __init__(self, make: Callable[[Any], Any], size: int) -> None:
+        super().__init__()
+        self._make = make
+        self._size = size
+
+    def __missing__(self, key: Any) -> Any:
+        made = self._make(key)
+        if len(self) >= self._size:
+            self.clear()
+        self[key] = made
+        return made
+
+
+_stamps: Final = _Memo(Stamp.of, 2048)
+"""Times as Stamps: the same instants recur (a page's patients, items and kits)."""
+
+
 def _from_domain(type_: type, value: Any) -> Any:
-    # remembered whole: a time seen before (a page repeats them) costs no Python call at all
     if type_ is Stamp:
-        return Stamp.of(value)
+        return _stamps[value]
     raise NotImplementedError(type_)
-
-
-_stamp: Final = functools.partial(_from_domain, Stamp)
-"""A time as a Stamp, through the cache ``convert`` uses (a C call, no Python frame)."""
 
 _encode: Final = msgspec.json.Encoder(enc_hook=str.__str__).encode
 """A Stamp is a str: ``str.__str__`` gives it as one, with no Python call (anything else that is not
@@ -61,22 +77,17 @@ def convert(value: Any, wire_type: type[Any]) -> bytes:
     return _encode(msgspec.convert(value, wire_type, from_attributes=True, dec_hook=_from_domain))
 
 
-def _fragments(wire_type: type[Any], size: int) -> Callable[[Any], Raw]:
-    """A function giving a value's JSON as ``wire_type``, remembered for the ``size`` values last used."""
-
-    @functools.lru_cache(maxsize=size)
-    def fragment(value: Any) -> Raw:
-        return Raw(convert(value, wire_type))
-
-    return fragment
+def _fragments(wire_type: type[Any], size: int) -> _Memo:
+    """Values' JSON as ``wire_type`` (``memo[value]``), remembered for at most ``size`` values."""
+    return _Memo(lambda value: Raw(convert(value, wire_type)), size)
 
 
 # each remembered value costs its key and its JSON: ~2.7 KiB a patient with its site, ~0.9 KiB an
 # item, ~2.6 KiB a kit of 3 items (~65 KiB one of 100): about 4 MiB when all are full (8 MiB at most)
-_patient: Final = _fragments(PatientOut, 1024)
-_site: Final = _fragments(SiteOut, 256)
-_item: Final = _fragments(ItemOut, 512)
-_kit: Final = _fragments(KitOut, 64)
+_patients: Final = _fragments(PatientOut, 1024)
+_sites: Final = _fragments(SiteOut, 256)
+_items: Final = _fragments(ItemOut, 512)
+_kits: Final = _fragments(KitOut, 64)
 
 
 def _shape(wire_type: type[msgspec.Struct]) -> Any:
@@ -102,26 +113,26 @@ def _order(order: OrderDetail) -> Any:
     return _Order(
         id=order.id,
         external_order_ids=order.external_order_ids,
-        patient=None if patient is None else _patient(patient),
-        site=None if site is None else _site(site),
+        patient=None if patient is None else _patients[patient],
+        site=None if site is None else _sites[site],
         current_status=order.current_status,
-        order_items=[_OrderItem(item=_item(line.item), count=line.count) for line in order.order_items]
+        order_items=[_OrderItem(item=_items[line.item], count=line.count) for line in order.order_items]
         if order.order_items else (),
-        order_kits=[_OrderKit(kit=_kit(line.kit), count=line.count) for line in order.order_kits]
+        order_kits=[_OrderKit(kit=_kits[line.kit], count=line.count) for line in order.order_kits]
         if order.order_kits else (),
         order_events=[
-            OrderEventOut(name=event.name, event_timestamp=_stamp(event.event_timestamp))
+            OrderEventOut(name=event.name, event_timestamp=_stamps[event.event_timestamp])
             for event in order.order_events
         ] if order.order_events else (),
-        order_notes=[OrderNoteOut(note=note.note, created_at=_stamp(note.created_at)) for note in order.order_notes]
+        order_notes=[OrderNoteOut(note=note.note, created_at=_stamps[note.created_at]) for note in order.order_notes]
         if order.order_notes else (),
         tracking_numbers=[TrackingNumberOut(carrier=t.carrier, value=t.value) for t in order.tracking_numbers]
         if order.tracking_numbers else (),
         devices=order.devices,
         packed_kits=order.packed_kits,
         shipping_option=order.shipping_option,
-        created_at=_stamp(order.created_at),
-        updated_at=_stamp(order.updated_at),
+        created_at=_stamps[order.created_at],
+        updated_at=_stamps[order.updated_at],
     )
 
 
@@ -148,14 +159,14 @@ def _page(page_type: type[msgspec.Struct], render: Callable[[Any], Any]) -> Call
 _RENDERERS: Final[dict[type[Any], Callable[[Any], bytes]]] = {
     OrderOut: lambda order: _encode(_order(order)),
     OrderPage: _page(OrderPage, _order),
-    PatientOut: lambda patient: _encode(_patient(patient)),
-    PatientPage: _page(PatientPage, _patient),
-    SiteOut: lambda site: _encode(_site(site)),
-    SitePage: _page(SitePage, _site),
-    ItemOut: lambda item: _encode(_item(item)),
-    ItemPage: _page(ItemPage, _item),
-    KitOut: lambda kit: _encode(_kit(kit)),
-    KitPage: _page(KitPage, _kit),
+    PatientOut: lambda patient: _encode(_patients[patient]),
+    PatientPage: _page(PatientPage, _patients.__getitem__),
+    SiteOut: lambda site: _encode(_sites[site]),
+    SitePage: _page(SitePage, _sites.__getitem__),
+    ItemOut: lambda item: _encode(_items[item]),
+    ItemPage: _page(ItemPage, _items.__getitem__),
+    KitOut: lambda kit: _encode(_kits[kit]),
+    KitPage: _page(KitPage, _kits.__getitem__),
 }
 
 
