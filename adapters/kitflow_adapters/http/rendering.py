@@ -4,8 +4,8 @@ The generic way (``convert``) converts a value to its wire struct and encodes th
 entities and their lists render faster, with the same bytes: the entities (a patient with its site, a
 site, an item with its manufacturer, a kit with its items), which recur within a page and across
 requests, are rendered once into JSON fragments, remembered in bounded memos keyed by the
-(frozen, hashable) domain value itself, as are times. A fragment is a pure function of its value, so nothing is
-ever invalidated: a changed entity is another key. The rest of an order is mapped by hand around
+(frozen, hashable) domain value itself, as are times. A fragment is a pure function of its value,
+so nothing is ever invalidated: a changed entity is another key. The rest of an order is mapped by hand around
 its fragments into *shapes*, structs encoded with the field names of the wire structs (never
 documented: handlers are annotated with the wire structs).
 """
