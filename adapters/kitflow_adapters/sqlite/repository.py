@@ -48,10 +48,12 @@ class Shown:
         if held != version:
             rows = {}
         hits: dict[Any, Any] = {}
-        missing: set[Any] = set()
+        missing: set[Any] | None = None  # made for the first miss only
         for row_id in ids:
             value = rows.get((table, scope, row_id))
             if value is None:
+                if missing is None:
+                    missing = set()
                 missing.add(row_id)
             else:
                 hits[row_id] = value
