@@ -137,9 +137,7 @@ def _read_alike(raw: bytes, value: Any, wire_type: type[Any]) -> bool:
     no escape, no deep nesting, and ``value`` encoded keeps every colon of ``raw``. Each key read
     gives one colon, and each string its own; a key read twice, a field not of the type and a field
     sent at its default are not encoded again, so each would take its colon with it."""
-    if b"\\" in raw or raw.count(b"{") + raw.count(b"[") > _PLAIN_NESTING or not _re_encodable(wire_type):
-        return False
-    return _plain_encode(value).count(b":") == raw.count(b":")
+    return _plain(raw) and _re_encodable(wire_type) and _keeps_colons(raw, value)
 
 
 _KEPT_AS_READ: Final = (
@@ -210,16 +208,26 @@ _untyped: Final = msgspec.json.Decoder(float_hook=_finite).decode
 _plain_encode: Final = msgspec.json.Encoder().encode
 
 
+def _plain(raw: bytes) -> bool:
+    """No escape (``\\u003a`` would read as a colon) and no deep nesting."""
+    return b"\\" not in raw and raw.count(b"{") + raw.count(b"[") <= _PLAIN_NESTING
+
+
+def _keeps_colons(raw: bytes, value: Any) -> bool:
+    """Whether ``value`` (what ``raw`` was read as) encoded again has every colon ``raw`` has."""
+    return _plain_encode(value).count(b":") == raw.count(b":")
+
+
 def _plainly_strict(raw: bytes) -> bool:
     """A cheap sufficient condition for ``_strict_parse`` to pass: msgspec reads ``raw`` untyped
     (so it is UTF-8 JSON with finite floats and integers of at most 4300 digits), it has no escape
     (``\\u003a`` would read as a colon) and no deep nesting, and re-encoding what was read keeps every
     colon. Without escapes, colons are key separators or inside strings, kept as they are; a key
     read twice loses its first separator (and its first value)."""
-    if b"\\" in raw or raw.count(b"{") + raw.count(b"[") > _PLAIN_NESTING:
+    if not _plain(raw):
         return False
     try:
-        return _plain_encode(_untyped(raw)).count(b":") == raw.count(b":")
+        return _keeps_colons(raw, _untyped(raw))
     except Exception:  # anything amiss: the full parse says what
         return False
 
